@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything runs from .venv/ in this folder.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: demo test lint format bench reliability clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Re-install when pyproject.toml changes (the stamp is older than it).
+$(VENV)/.installed-base: pyproject.toml | $(PY)
+	$(PIP) -e '.[embed]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.installed-base
+
+$(VENV)/.installed-bench: pyproject.toml | $(PY)
+	$(PIP) -e '.[bench]'
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base
+	$(PY) scripts/demo.py
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: $(VENV)/.installed-dev
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: $(VENV)/.installed-bench
+	$(PY) benchmarks/bench_bridge.py
+
+clean:
+	rm -rf $(VENV) memstore_data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,85 @@
+"""Input checks shared by every store, so all backends accept and reject exactly the same input.
+
+The rules follow the strictest backend: PostgreSQL ``text`` cannot hold NUL, no database stores lone UTF-16
+surrogates, and a PostgreSQL b-tree entry must stay well under 2.7 kB. Rejecting such input everywhere (with
+:class:`~memstore.errors.ValidationError`, before any write) keeps a store's behaviour independent of the URL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from memstore.errors import ValidationError
+
+MAX_IDENTIFIER_BYTES = 1024
+"""Longest id, key, role or type accepted, in UTF-8 bytes (well below PostgreSQL's index-row limit)."""
+
+
+def check_text(value: object, what: str) -> str:
+    """Return ``value`` if it is a str that every backend stores byte-identically."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a str, not {type(value).__name__}")
+    if "\x00" in value:
+        raise ValidationError(f"{what} must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{what} is not valid Unicode (lone surrogate?)") from exc
+    return value
+
+
+def check_identifier(value: object, what: str) -> str:
+    """Return ``value`` if it is a usable id/key: non-empty text of at most MAX_IDENTIFIER_BYTES."""
+    text = check_text(value, what)
+    if not text:
+        raise ValidationError(f"{what} must not be empty")
+    if len(text.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+        raise ValidationError(f"{what} is longer than {MAX_IDENTIFIER_BYTES} UTF-8 bytes")
+    return text
+
+
+def check_json(value: Any, what: str) -> Any:
+    """Return ``value`` if it is plain JSON (str keys, finite numbers, valid text): it round-trips exactly."""
+    _walk_json(value, what)
+    return value
+
+
+def check_json_object(value: object, what: str) -> dict[str, Any]:
+    """Return ``value`` as a dict if it is a JSON object that round-trips exactly."""
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"{what} must be a JSON object (a dict), not {type(value).__name__}")
+    as_dict = dict(value)
+    _walk_json(as_dict, what)
+    return as_dict
+
+
+def _walk_json(value: Any, where: str) -> None:
+    if value is None or isinstance(value, bool | int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"{where} holds {value!r}, which JSON cannot store")
+        return
+    if isinstance(value, str):
+        check_text(value, where)
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _walk_json(item, f"{where}[{index}]")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(f"{where} has a non-str key {key!r}; JSON keys are strings")
+            check_text(key, f"a key of {where}")
+            _walk_json(item, f"{where}[{key!r}]")
+        return
+    raise ValidationError(f"{where} holds a {type(value).__name__}, which is not JSON-serialisable")
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON text for storage (UTF-8 kept as is, no NaN)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))

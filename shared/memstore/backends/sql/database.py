@@ -1,0 +1,254 @@
+"""``Database``: one SQLAlchemy engine, its dialect settings, and the transaction runner of every store."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from memstore.backends.sql import schema
+from memstore.errors import BackendError, ConflictError, MemstoreError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["Database"]
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WRITE_OPTION = "memstore_write"
+# PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock.
+_PG_RETRY_CODES = {"40001", "40P01"}
+
+
+def _normalise_url(url: str | URL) -> URL:
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise MemstoreError(
+            f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql://"
+        )
+    return parsed
+
+
+class Database:
+    """Owns one SQLAlchemy engine and runs every SQL statement of the library.
+
+    ``sqlite:///path.db`` (the embedded default) uses the stdlib ``sqlite3`` driver with WAL, a busy timeout
+    and foreign keys on; write transactions start with ``BEGIN IMMEDIATE`` so concurrent writers queue on the
+    busy timeout instead of failing on a lock upgrade. ``postgresql://...`` uses psycopg 3 with a pre-pinged
+    pool. Tables are created idempotently on open (``create_tables=False`` skips that).
+
+    The stores call :meth:`run`; users may use :attr:`engine` directly, or :meth:`get_async_engine` for an
+    ``AsyncEngine`` on the same URL (the stores never use it: the core is sync, see ``memstore._sync``).
+    """
+
+    def __init__(
+        self,
+        url: str | URL = "sqlite:///memstore_data/memstore.db",
+        *,
+        create_tables: bool = True,
+        max_retries: int = 8,
+        echo: bool = False,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = _normalise_url(url)
+        self.max_retries = max_retries
+        self._async_engine: AsyncEngine | None = None
+        self._lock = threading.Lock()
+        options: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            database = self.url.database or ""
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            options["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            if database in {"", ":memory:"}:
+                options["poolclass"] = StaticPool
+        else:
+            options["pool_pre_ping"] = True
+        options.update(engine_options or {})
+        self.engine: Engine = create_engine(self.url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+        self.insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        """The dialect's INSERT construct (both offer ``on_conflict_do_update`` with one signature)."""
+        if create_tables:
+            self.create_tables()
+
+    @property
+    def backend_name(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.url.get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend_name == "sqlite"
+
+    def create_tables(self) -> None:
+        """Create memstore's tables if missing, under a lock so concurrent processes do not race the DDL."""
+
+        def create(conn: Connection) -> None:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(7301245531)"))
+            schema.metadata.create_all(conn, checkfirst=True)
+            stored = conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.name == "schema_version")
+            ).scalar_one_or_none()
+            if stored is None:
+                conn.execute(
+                    schema.meta.insert().values(name="schema_version", value=str(schema.SCHEMA_VERSION))
+                )
+            elif int(stored) > schema.SCHEMA_VERSION:
+                raise BackendError(
+                    f"the database has memstore schema {stored}, newer than this version understands "
+                    f"({schema.SCHEMA_VERSION}); upgrade memstore-ai",
+                    backend=self.backend_name,
+                    operation="create_tables",
+                )
+
+        self.run(create, write=True, operation="create_tables")
+
+    def run(self, work: Callable[[Connection], R], *, write: bool, operation: str) -> R:
+        """Run ``work(conn)`` in one transaction: committed if it returns, rolled back if it raises.
+
+        Transient failures (SQLite busy, PostgreSQL serialization failure or deadlock, a dropped connection)
+        are retried with jittered backoff up to ``max_retries`` times; then, like every other driver error,
+        they surface as :class:`BackendError` with the driver error as ``__cause__``. A unique-key violation
+        surfaces as :class:`ConflictError`. Errors raised by ``work`` itself pass through unchanged.
+        """
+        attempt = 0
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    if write:
+                        conn.execution_options(**{_WRITE_OPTION: True})
+                    with conn.begin():
+                        return work(conn)
+            except IntegrityError as exc:
+                raise ConflictError(f"{operation}: {exc.orig}") from exc
+            except DBAPIError as exc:
+                if attempt < self.max_retries and self._is_transient(exc):
+                    attempt += 1
+                    delay = min(0.5, 0.005 * 2**attempt) * (0.5 + random.random())
+                    logger.debug(
+                        "%s: transient %s error, retry %d in %.3fs",
+                        operation,
+                        self.backend_name,
+                        attempt,
+                        delay,
+                    )
+                    time.sleep(delay)
+                    continue
+                raise BackendError(
+                    f"{self.backend_name} failed during {operation}: {exc.orig}",
+                    backend=self.backend_name,
+                    operation=operation,
+                ) from exc
+            except SQLAlchemyError as exc:
+                raise BackendError(
+                    f"{self.backend_name} failed during {operation}: {exc}",
+                    backend=self.backend_name,
+                    operation=operation,
+                ) from exc
+
+    def _is_transient(self, exc: DBAPIError) -> bool:
+        if exc.connection_invalidated:
+            return True
+        if self.is_sqlite:
+            message = str(exc.orig).lower()
+            return isinstance(exc, OperationalError) and ("locked" in message or "busy" in message)
+        return getattr(exc.orig, "sqlstate", None) in _PG_RETRY_CODES
+
+    @contextmanager
+    def connect(self, *, write: bool = False) -> Iterator[Connection]:
+        """A connection inside one transaction, for callers who compose several statements themselves.
+
+        No retry happens here (the body may not be safe to repeat); prefer :meth:`run` where possible.
+        """
+        with self.engine.connect() as conn:
+            if write:
+                conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    def get_async_engine(self) -> AsyncEngine:
+        """An ``AsyncEngine`` on the same database, created on first use (needs ``memstore-ai[asyncio]``)."""
+        with self._lock:
+            if self._async_engine is None:
+                try:
+                    from sqlalchemy.ext.asyncio import create_async_engine
+                except ImportError as exc:  # pragma: no cover - depends on the installed extras
+                    raise MemstoreError("an async engine needs: pip install 'memstore-ai[asyncio]'") from exc
+                driver = "sqlite+aiosqlite" if self.is_sqlite else "postgresql+psycopg"
+                self._async_engine = create_async_engine(self.url.set(drivername=driver))
+            return self._async_engine
+
+    @property
+    def async_engine(self) -> AsyncEngine:
+        """Shorthand for :meth:`get_async_engine`."""
+        return self.get_async_engine()
+
+    def close(self) -> None:
+        """Dispose of the engine's pool (and the async engine's, if one was made). Idempotent."""
+        self.engine.dispose()
+        if self._async_engine is not None:
+            self._async_engine.sync_engine.dispose()
+            self._async_engine = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module so that BEGIN is ours (see _sqlite_on_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout = 30000")  # == SQLITE_BUSY_TIMEOUT_MS
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # A writer takes the write lock up front: two deferred transactions that both upgrade to writing would
+    # deadlock, and SQLite reports that as SQLITE_BUSY without waiting on the busy timeout.
+    write = conn.get_execution_options().get(_WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,51 @@
+"""The one exception tree of memstore.
+
+Every error the library raises on purpose is a :class:`MemstoreError`::
+
+    MemstoreError
+     ├── ValidationError   bad input, rejected before anything is written
+     ├── NotFoundError     the thing named does not exist
+     ├── ConflictError     the write contradicts what is stored (duplicate id, ...)
+     └── BackendError      the database or vector server failed; ``__cause__`` keeps the driver error
+
+``ValidationError`` also derives from :class:`ValueError` and ``NotFoundError`` from :class:`KeyError`, so
+callers written against the frameworks' conventions keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "ConflictError",
+    "MemstoreError",
+    "NotFoundError",
+    "ValidationError",
+]
+
+
+class MemstoreError(Exception):
+    """Base class of every error memstore raises on purpose."""
+
+
+class ValidationError(MemstoreError, ValueError):
+    """Input was rejected before anything was written."""
+
+
+class NotFoundError(MemstoreError, KeyError):
+    """The conversation, message, collection or record named does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; we want the plain sentence.
+        return str(self.args[0]) if self.args else ""
+
+
+class ConflictError(MemstoreError):
+    """The write contradicts what is stored (for example a duplicate id)."""
+
+
+class BackendError(MemstoreError):
+    """A backend failed. ``backend`` and ``operation`` say where; ``__cause__`` is the driver error."""
+
+    def __init__(self, message: str, *, backend: str = "", operation: str = "") -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.operation = operation

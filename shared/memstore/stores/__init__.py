@@ -1,0 +1,1 @@
+"""Stores: the logic of each contract, above a small per-backend protocol."""

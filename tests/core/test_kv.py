@@ -1,0 +1,218 @@
+"""The KVStore contract, on memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from memstore import KVStore, Memstore, ValidationError
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Memstore]:
+    with Memstore(store_url) as memstore:
+        yield memstore
+
+
+@pytest.fixture
+def kv(store: Memstore) -> KVStore:
+    return store.kv
+
+
+def test_set_get_overwrite_keeps_value_type(kv: KVStore) -> None:
+    kv.set("text", "héllo 👋")
+    kv.set("blob", b"\x00\xff\x00")
+    assert kv.get("text") == "héllo 👋"
+    assert kv.get("blob") == b"\x00\xff\x00"
+    kv.set("text", b"now bytes")
+    assert kv.get("text") == b"now bytes"
+    assert kv.get("missing") is None
+
+
+def test_mget_keeps_order_and_reports_missing_as_none(kv: KVStore) -> None:
+    kv.mset({"a": "1", "b": "2", "c": b"3"})
+    assert kv.mget(["c", "missing", "a", "a", "b"]) == [b"3", None, "1", "1", "2"]
+    assert kv.mget([]) == []
+
+
+def test_exists_delete_and_mdelete(kv: KVStore) -> None:
+    kv.mset([("a", "1"), ("b", "2"), ("c", "3")])
+    assert kv.exists("a")
+    assert kv.delete("a") is True
+    assert kv.delete("a") is False
+    assert not kv.exists("a")
+    assert kv.mdelete(["b", "c", "nope"]) == 2
+    assert kv.keys() == []
+
+
+def test_mset_last_write_of_a_key_wins(kv: KVStore) -> None:
+    kv.mset([("k", "first"), ("k", "second")])
+    assert kv.get("k") == "second"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("a_", ["a_b"]),
+        ("a%", ["a%c"]),
+        ("a", ["a%c", "a\\d", "a_b", "ab", "axb"]),
+        ("A", ["A_b"]),
+        ("a\\", ["a\\d"]),
+        ("", ["A_b", "a%c", "a\\d", "a_b", "ab", "axb", "b"]),
+        ("zzz", []),
+    ],
+)
+def test_prefix_is_literal_and_case_sensitive(kv: KVStore, prefix: str, expected: list[str]) -> None:
+    keys = ["a_b", "axb", "ab", "a%c", "a\\d", "A_b", "b"]
+    kv.mset({key: key for key in keys if key != "a\\d"})
+    kv.set("a\\d", "a\\d")
+    assert list(kv.get_by_prefix(prefix)) == expected
+    assert kv.keys(prefix) == expected
+    assert kv.delete_by_prefix(prefix) == len(expected)
+    assert sorted(kv.keys()) == sorted(set(keys) - set(expected))
+
+
+def test_exclusive_set_one_winner_until_expiry(kv: KVStore) -> None:
+    assert kv.exclusive_set("lock", "owner-1", expiry=0.3) is True
+    assert kv.exclusive_set("lock", "owner-2", expiry=0.3) is False
+    assert kv.get("lock") == "owner-1"
+    time.sleep(0.35)
+    assert kv.get("lock") is None, "an expired entry reads as absent"
+    assert kv.exclusive_set("lock", "owner-3", expiry=0.3) is True
+    assert kv.exclusive_set("lock", "owner-4", expiry=0.3) is False
+    assert kv.get("lock") == "owner-3"
+
+
+def test_exclusive_set_without_expiry_holds_until_deleted(kv: KVStore) -> None:
+    assert kv.exclusive_set("lock", "a") is True
+    assert kv.exclusive_set("lock", "b", expiry=5) is False
+    kv.delete("lock")
+    assert kv.exclusive_set("lock", "b") is True
+
+
+def test_exclusive_set_never_takes_a_plain_key(kv: KVStore) -> None:
+    kv.set("config", "value")
+    assert kv.exclusive_set("config", "other", expiry=1) is False
+    assert kv.get("config") == "value"
+
+
+def test_set_clears_an_expiry(kv: KVStore) -> None:
+    assert kv.exclusive_set("k", "lease", expiry=0.2)
+    kv.set("k", "permanent")
+    time.sleep(0.25)
+    assert kv.get("k") == "permanent"
+
+
+@pytest.mark.parametrize("expiry", [0, -1, float("nan"), "1", True])
+def test_exclusive_set_rejects_bad_expiry(kv: KVStore, expiry: object) -> None:
+    with pytest.raises(ValidationError):
+        kv.exclusive_set("k", "v", expiry=expiry)  # type: ignore[arg-type]
+    assert kv.get("k") is None
+
+
+def test_namespaces_are_isolated(kv: KVStore) -> None:
+    other = kv.namespace_store("other-app")
+    kv.set("shared-key", "mine")
+    other.set("shared-key", "theirs")
+    other.set("only-theirs", "x")
+    assert kv.get("shared-key") == "mine"
+    assert kv.keys() == ["shared-key"]
+    assert kv.delete_by_prefix("") == 1
+    assert other.keys() == ["only-theirs", "shared-key"]
+    assert other.exclusive_set("lock", "x")
+    assert kv.exclusive_set("lock", "y")
+
+
+def test_batch_with_one_invalid_item_writes_nothing(kv: KVStore) -> None:
+    with pytest.raises(ValidationError):
+        kv.mset([("good", "1"), ("bad\x00key", "2")])
+    with pytest.raises(ValidationError):
+        kv.mset([("good", "1"), ("also-good", 3)])  # type: ignore[list-item]
+    assert kv.keys() == []
+
+
+HOSTILE_KEYS = [
+    "'; DROP TABLE memstore_kv; --",
+    'Robert"); DELETE FROM memstore_kv WHERE ("1"="1',
+    "' OR '1'='1",
+    "%",
+    "_",
+    "\\",
+    "\\'",
+    "emoji 🧠🔥",
+    "ـ RTL مرحبا",
+    "e\u0301\u0301",
+    " ",
+    "\n\t",
+    '{"json": true}',
+    "../../etc/passwd",
+    "x" * 1024,
+]
+HOSTILE_VALUES = [
+    *HOSTILE_KEYS,
+    "",
+    "\x00",
+    "nul\x00inside",
+    b"\x00" * 10,
+    "x" * 1_000_000,
+    b"\xff" * 1_000_000,
+]
+REJECTED_KEYS = ["", "nul\x00key", "\ud800 lone surrogate", "x" * 1025, 42, None, b"bytes"]
+
+
+def test_hostile_keys_and_values_round_trip_byte_identically(kv: KVStore) -> None:
+    kv.set("canary", "still here")
+    for index, key in enumerate(HOSTILE_KEYS):
+        value = HOSTILE_VALUES[index % len(HOSTILE_VALUES)]
+        kv.set(key, value)
+        assert kv.get(key) == value
+        assert type(kv.get(key)) is type(value)
+        assert kv.get_by_prefix(key).get(key) == value
+    for index, value in enumerate(HOSTILE_VALUES):
+        kv.set(f"value-{index}", value)
+        assert kv.get(f"value-{index}") == value
+    assert kv.get("canary") == "still here"
+    assert len(kv.keys()) == len(set(HOSTILE_KEYS)) + len(HOSTILE_VALUES) + 1
+
+
+@pytest.mark.parametrize("key", REJECTED_KEYS)
+def test_unstorable_keys_raise_validation_error(kv: KVStore, key: object) -> None:
+    for operation in (lambda: kv.set(key, "v"), lambda: kv.get(key), lambda: kv.exclusive_set(key, "v")):  # type: ignore[arg-type]
+        with pytest.raises(ValidationError):
+            operation()
+    assert kv.keys() == []
+
+
+@pytest.mark.parametrize("value", ["\ud800", 3, None, ["list"]])
+def test_unstorable_values_raise_validation_error(kv: KVStore, value: object) -> None:
+    with pytest.raises(ValidationError):
+        kv.set("k", value)  # type: ignore[arg-type]
+    assert kv.get("k") is None
+
+
+async def test_async_twins_share_the_implementation(kv: KVStore) -> None:
+    await kv.aset("a", "1")
+    await kv.amset({"b": b"2", "c": "3"})
+    assert await kv.aget("a") == "1"
+    assert await kv.amget(["c", "x", "b"]) == ["3", None, b"2"]
+    assert await kv.aexists("b")
+    assert await kv.aget_by_prefix("") == {"a": "1", "b": b"2", "c": "3"}
+    assert await kv.akeys("b") == ["b"]
+    assert await kv.aexclusive_set("lock", "me", 10) is True
+    assert await kv.aexclusive_set("lock", "you", 10) is False
+    assert await kv.adelete("a") is True
+    assert await kv.amdelete(["b", "c"]) == 2
+    assert await kv.adelete_by_prefix("lo") == 1
+    results = await asyncio.gather(*(kv.aexclusive_set("race", str(i)) for i in range(16)))
+    assert sum(results) == 1
+
+
+def test_sync_api_works_inside_a_running_event_loop(kv: KVStore) -> None:
+    async def main() -> object:
+        kv.set("from-loop", "ok")  # a sync call from inside the loop, as in Jupyter
+        return kv.get("from-loop")
+
+    assert asyncio.run(main()) == "ok"
