@@ -1,0 +1,141 @@
+"""The filter language: SQL translation on SQLite and PostgreSQL agrees with the Python reference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.dialects.postgresql import JSONB
+
+from memstore import Database, ValidationError
+from memstore.backends.sql.filters import compile_filter
+from memstore.filters import And, Eq, Filter, In, Not, Or, Range, matches, parse_filter
+
+RECORDS: list[dict[str, Any]] = [
+    {"lang": "en", "year": 2020, "score": 0.5, "draft": False, "tags": {"topic": "db"}},
+    {"lang": "fr", "year": 2021, "score": 1.5, "draft": True, "tags": {"topic": "ml"}},
+    {"lang": "en", "year": 2022, "draft": True},
+    {"lang": "1", "year": "2020", "score": 1, "tags": {"topic": 5}},
+    {"year": 1, "draft": 1, "note": "it's \"quoted\" ' OR 1=1 --"},
+    {},
+    {"lang": None, "year": True, "tags": "flat"},
+]
+
+FILTERS: list[Filter] = [
+    Eq("lang", "en"),
+    Eq("lang", "1"),
+    Eq("year", 2020),
+    Eq("year", 2020.0),
+    Eq("year", "2020"),
+    Eq("draft", True),
+    Eq("draft", False),
+    Eq("year", 1),
+    Eq("year", True),
+    Eq(("tags", "topic"), "db"),
+    Eq(("tags", "topic"), 5),
+    Eq("note", "it's \"quoted\" ' OR 1=1 --"),
+    Eq("missing", "x"),
+    In("lang", ["en", "fr"]),
+    In("year", [2021, "2020"]),
+    In("lang", []),
+    Range("year", gte=2021),
+    Range("score", gt=0.5, lte=1.5),
+    Range("year", lt=2021),
+    Not(Eq("lang", "en")),
+    Not(Range("year", gte=2021)),
+    And(Eq("lang", "en"), Eq("draft", True)),
+    And(),
+    Or(Eq("lang", "fr"), Range("score", lt=1)),
+    Or(),
+    Not(Or(Eq(("tags", "topic"), "db"), Eq("draft", True))),
+]
+
+
+@pytest.fixture
+def probe(sql_url: str) -> Any:
+    database = Database(sql_url, create_tables=False)
+    table = sa.Table(
+        "filter_probe",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("data", sa.JSON().with_variant(JSONB(), "postgresql")),
+    )
+    table.create(database.engine)
+    with database.engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": i, "data": r} for i, r in enumerate(RECORDS)])
+    yield database, table
+    database.close()
+
+
+def _sql_ids(probe: Any, node: Filter) -> list[int]:
+    database, table = probe
+    query = sa.select(table.c.id).where(compile_filter(node, table.c.data, database.backend_name))
+    with database.engine.connect() as conn:
+        return sorted(conn.execute(query).scalars())
+
+
+def _reference_ids(node: Filter) -> list[int]:
+    return [i for i, record in enumerate(RECORDS) if matches(node, record)]
+
+
+@pytest.mark.parametrize("node", FILTERS, ids=repr)
+def test_sql_translation_matches_the_reference(probe: Any, node: Filter) -> None:
+    assert _sql_ids(probe, node) == _reference_ids(node)
+
+
+_fields = st.sampled_from(["lang", "year", "score", "draft", ("tags", "topic"), "missing"])
+_values = st.one_of(
+    st.sampled_from(["en", "fr", "1", "2020", "db"]), st.integers(-1, 2023), st.booleans(), st.floats(0, 2)
+)
+_leaves = st.one_of(
+    st.builds(Eq, _fields, _values),
+    st.builds(In, _fields, st.lists(_values, max_size=3)),
+    st.builds(lambda f, lo: Range(f, gte=lo), _fields, st.integers(0, 2022)),
+)
+_trees = st.recursive(
+    _leaves,
+    lambda children: st.one_of(
+        st.builds(lambda xs: And(*xs), st.lists(children, max_size=3)),
+        st.builds(lambda xs: Or(*xs), st.lists(children, max_size=3)),
+        st.builds(Not, children),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(node=_trees)
+def test_random_filter_trees_agree_with_the_reference(probe: Any, node: Filter) -> None:
+    assert _sql_ids(probe, node) == _reference_ids(node)
+
+
+def test_dict_form_parses_to_the_same_tree() -> None:
+    spec = {"lang": "en", "year": {"$gte": 2020, "$lt": 2022}, "$or": [{"draft": True}, {"tags": {"$ne": 1}}]}
+    assert parse_filter(spec) == And(
+        Eq("lang", "en"), Range("year", gte=2020, lt=2022), Or(Eq("draft", True), Not(Eq("tags", 1)))
+    )
+    assert parse_filter({"lang": {"$nin": ["en"]}}) == Not(In("lang", ["en"]))
+    assert parse_filter(None) is None
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"$where": "1=1"},
+        {"lang": {"$regex": ".*"}},
+        {"year": {"$gt": "2020"}},
+        {"lang": float("nan")},
+        {"lang": ["a"]},
+        {"bad\x00field": 1},
+        {'quote"field': 1},
+        {"": 1},
+        {"$and": "x"},
+        "lang = 'en'",
+    ],
+)
+def test_bad_filters_raise_validation_error(spec: Any) -> None:
+    with pytest.raises(ValidationError):
+        parse_filter(spec)
