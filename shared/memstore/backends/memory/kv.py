@@ -1,4 +1,4 @@
-"""In-memory backends: the same contracts as SQL, for tests and ephemeral use (nothing is persisted)."""
+"""The KV backend in memory."""
 
 from __future__ import annotations
 

@@ -1,0 +1,5 @@
+"""In-memory backends: the same contracts as SQL, for tests and ephemeral use (nothing is persisted)."""
+
+from memstore.backends.memory.kv import MemoryKVBackend
+
+__all__ = ["MemoryKVBackend"]
