@@ -14,7 +14,8 @@ Semantics every backend honours:
 - :class:`Range` compares numbers only.
 
 :func:`parse_filter` also accepts the familiar dict form: ``{"lang": "en", "year": {"$gte": 2020},
-"$or": [...]}`` with ``$eq $ne $in $nin $gt $gte $lt $lte $and $or $not``.
+"$or": [...]}`` with ``$eq $ne $in $nin $gt $gte $lt $lte $and $or $not``; a dict without operators
+reaches into a nested object (``{"user": {"lang": "en"}}`` is ``Eq(("user", "lang"), "en")``).
 """
 
 from __future__ import annotations
@@ -240,26 +241,33 @@ def parse_filter(spec: Filter | Mapping[str, Any] | None) -> Filter | None:
     return clauses[0] if len(clauses) == 1 else And(*clauses)
 
 
-def _parse_condition(field: str, condition: Any) -> list[Filter]:
+def _parse_condition(field: str | Field, condition: Any) -> list[Filter]:
     if not isinstance(condition, Mapping):
         return [Eq(field, condition)]
+    path = (field,) if isinstance(field, str) else field
+    operators = [key for key in condition if isinstance(key, str) and key.startswith("$")]
+    if not operators:
+        # {"user": {"lang": "en"}} reaches into nested objects: Eq(("user", "lang"), "en").
+        if not condition:
+            raise ValidationError(f"empty condition on field {field!r}")
+        return [clause for key, sub in condition.items() for clause in _parse_condition((*path, key), sub)]
+    if len(operators) != len(condition):
+        raise ValidationError(f"field {field!r} mixes operators and nested keys")
     clauses: list[Filter] = []
     bounds: dict[str, Any] = {}
     for op, value in condition.items():
         if op == "$eq":
-            clauses.append(Eq(field, value))
+            clauses.append(Eq(path, value))
         elif op == "$ne":
-            clauses.append(Not(Eq(field, value)))
+            clauses.append(Not(Eq(path, value)))
         elif op == "$in":
-            clauses.append(In(field, value))
+            clauses.append(In(path, value))
         elif op == "$nin":
-            clauses.append(Not(In(field, value)))
+            clauses.append(Not(In(path, value)))
         elif op in _RANGE_OPS:
             bounds[_RANGE_OPS[op]] = value
         else:
             raise ValidationError(f"unknown filter operator {op!r} on field {field!r}")
     if bounds:
-        clauses.append(Range(field, **bounds))
-    if not clauses:
-        raise ValidationError(f"empty condition on field {field!r}")
+        clauses.append(Range(path, **bounds))
     return clauses

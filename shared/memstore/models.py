@@ -79,6 +79,14 @@ class Message:
                 parts.append(part["text"])
         return "\n".join(parts)
 
+    @classmethod
+    def from_storage(cls, **fields: Any) -> Message:
+        """Rebuild a message read back from a store, skipping validation (it was validated on the way in)."""
+        message = object.__new__(cls)
+        for field in dataclasses.fields(cls):
+            object.__setattr__(message, field.name, fields[field.name])
+        return message
+
     def replace(self, **changes: Any) -> Message:
         """A copy with ``changes`` applied (validated like a new message)."""
         return dataclasses.replace(self, **changes)

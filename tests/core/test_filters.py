@@ -22,6 +22,7 @@ RECORDS: list[dict[str, Any]] = [
     {"year": 1, "draft": 1, "note": "it's \"quoted\" ' OR 1=1 --"},
     {},
     {"lang": None, "year": True, "tags": "flat"},
+    {"\\": "bs", "ünï 🧠": 1, "tab\t": True, "a.b": "dot", "$": "dollar", "x[0]": {"\u2028": "ls"}},
 ]
 
 FILTERS: list[Filter] = [
@@ -51,6 +52,12 @@ FILTERS: list[Filter] = [
     Or(Eq("lang", "fr"), Range("score", lt=1)),
     Or(),
     Not(Or(Eq(("tags", "topic"), "db"), Eq("draft", True))),
+    Eq("\\", "bs"),
+    Eq("ünï 🧠", 1),
+    Eq("tab\t", True),
+    Eq("a.b", "dot"),
+    Eq("$", "dollar"),
+    Eq(("x[0]", "\u2028"), "ls"),
 ]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from memstore._validate import dumps
 from memstore.backends.sql import schema
 from memstore.errors import BackendError, ConflictError, MemstoreError
 
@@ -74,7 +75,8 @@ class Database:
         self.max_retries = max_retries
         self._async_engine: AsyncEngine | None = None
         self._lock = threading.Lock()
-        options: dict[str, Any] = {"echo": echo}
+        # One JSON serializer for every JSON column: SQLite filters depend on how keys are written.
+        options: dict[str, Any] = {"echo": echo, "json_serializer": dumps}
         if self.is_sqlite:
             database = self.url.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import Float, and_, case, cast, false, func, literal, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from memstore._validate import dumps
 from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 
 __all__ = ["compile_filter", "json_field_equals"]
@@ -37,8 +38,11 @@ class _SqliteJson:
 
     @staticmethod
     def _path(field: Field) -> str:
-        # The path is passed as a bound parameter; keys were checked to hold no double quote.
-        return "$" + "".join(f'."{key}"' for key in field)
+        # SQLite matches a quoted path label against the key as written in the stored JSON text, so the
+        # label is the key JSON-escaped exactly as Database's serializer writes it (``_validate.dumps``).
+        # A double quote cannot be quoted in a label at all: the filter language rejects it in field names.
+        # The path travels as a bound parameter.
+        return "$" + "".join(f'."{dumps(key)[1:-1]}"' for key in field)
 
     def kind(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
         raw = func.json_type(column, self._path(field))

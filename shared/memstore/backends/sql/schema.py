@@ -6,16 +6,27 @@ is stored in ``memstore_meta``; a change to these tables bumps :data:`SCHEMA_VER
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Any
+
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
     Column,
+    DateTime,
+    Dialect,
     Float,
+    ForeignKey,
+    Index,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
     Text,
+    TypeDecorator,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA_VERSION = 1
 
@@ -27,6 +38,80 @@ meta = Table(
     Column("name", Text, primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out: ``timestamptz`` on PostgreSQL, naive-UTC ISO text on SQLite."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+JsonDocument: Any = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""A JSON column: JSON text on SQLite, JSONB on PostgreSQL (both queryable by ``backends.sql.filters``)."""
+
+# -- conversations ----------------------------------------------------------------------------------------
+
+platforms = Table(
+    "memstore_platforms",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("metadata", JsonDocument, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+conversations = Table(
+    "memstore_conversations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("platform_id", Text, ForeignKey("memstore_platforms.id", ondelete="SET NULL"), nullable=True),
+    Column("title", Text, nullable=True),
+    Column("metadata", JsonDocument, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # The next free position. Appenders bump it in their own transaction, which serialises them per
+    # conversation (row lock on PostgreSQL, the single writer on SQLite): positions never collide or gap.
+    Column("next_position", BigInteger, nullable=False),
+)
+Index("ix_memstore_conversations_recent", conversations.c.updated_at, conversations.c.id)
+Index("ix_memstore_conversations_platform", conversations.c.platform_id, conversations.c.updated_at)
+
+messages = Table(
+    "memstore_messages",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column(
+        "conversation_id",
+        Text,
+        ForeignKey("memstore_conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", BigInteger, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    # Plain text of the message (the content itself when it is a str): what keyword search indexes.
+    Column("content_text", Text, nullable=False),
+    # The content's list of parts when it is not a plain str; NULL otherwise.
+    Column("content_parts", JsonDocument, nullable=True),
+    Column("metadata", JsonDocument, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index("ux_memstore_messages_position", messages.c.conversation_id, messages.c.position, unique=True)
+Index("ix_memstore_messages_created", messages.c.conversation_id, messages.c.created_at)
+
+# -- key-value ----------------------------------------------------------------------------------------------
 
 kv = Table(
     "memstore_kv",

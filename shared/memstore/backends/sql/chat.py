@@ -1,0 +1,313 @@
+"""The chat backend on SQL: conversations, platforms and messages, every read pushed into one query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from memstore.backends.sql.database import Database
+from memstore.backends.sql.filters import compile_filter
+from memstore.backends.sql.schema import conversations, messages, platforms
+from memstore.errors import NotFoundError
+from memstore.models import Message
+from memstore.stores.chat import Conversation, MessageQuery, Platform
+
+__all__ = ["SqlChatBackend"]
+
+_MESSAGE_COLUMNS = (
+    messages.c.id,
+    messages.c.conversation_id,
+    messages.c.position,
+    messages.c.role,
+    messages.c.type,
+    messages.c.content_text,
+    messages.c.content_parts,
+    messages.c.metadata,
+    messages.c.created_at,
+)
+
+
+def _message(row: Any) -> Message:
+    return Message.from_storage(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        position=row.position,
+        role=row.role,
+        type=row.type,
+        content=row.content_text if row.content_parts is None else row.content_parts,
+        metadata=row.metadata,
+        created_at=row.created_at,
+    )
+
+
+def _message_values(message: Message) -> dict[str, Any]:
+    return {
+        "role": message.role,
+        "type": message.type,
+        "content_text": message.text,
+        "content_parts": None if isinstance(message.content, str) else message.content,
+        "metadata": message.metadata,
+    }
+
+
+def _conversation(row: Any) -> Conversation:
+    return Conversation(
+        id=row.id,
+        platform_id=row.platform_id,
+        title=row.title,
+        metadata=row.metadata,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _platform(row: Any) -> Platform:
+    return Platform(id=row.id, name=row.name, metadata=row.metadata, created_at=row.created_at)
+
+
+class SqlChatBackend:
+    """Implements :class:`memstore.stores.chat.ChatBackend` on a :class:`Database`."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- messages -----------------------------------------------------------------------------------------
+
+    def append(self, conversation_id: str, batch: Sequence[Message], now: datetime) -> list[Message]:
+        given = [m.position for m in batch if m.position is not None]
+        create = (
+            self._db.insert(conversations)
+            .values(
+                id=conversation_id,
+                platform_id=None,
+                title=None,
+                metadata={},
+                created_at=now,
+                updated_at=now,
+                next_position=0,
+            )
+            .on_conflict_do_nothing(index_elements=[conversations.c.id])
+        )
+        counter = conversations.c.next_position
+        bump: ColumnElement[Any]
+        if given:
+            top = max(given) + 1
+            bump = case((counter < top, top), else_=counter)
+        else:
+            bump = counter + len(batch)
+        reserve = (
+            update(conversations)
+            .where(conversations.c.id == conversation_id)
+            .values(next_position=bump, updated_at=now)
+            .returning(conversations.c.next_position)
+        )
+
+        def work(conn: Connection) -> list[Message]:
+            conn.execute(create)
+            end = conn.execute(reserve).scalar_one()
+            start = end - len(batch)
+            stored = [
+                m.replace(
+                    position=m.position if given else start + index,
+                    created_at=m.created_at or now,
+                )
+                for index, m in enumerate(batch)
+            ]
+            rows = [
+                {
+                    "id": m.id,
+                    "conversation_id": conversation_id,
+                    "position": m.position,
+                    "created_at": m.created_at,
+                    **_message_values(m),
+                }
+                for m in stored
+            ]
+            conn.execute(messages.insert(), rows)
+            return stored
+
+        return self._db.run(work, write=True, operation="buffer.append")
+
+    def _where(self, conversation_id: str, query: MessageQuery) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = [messages.c.conversation_id == conversation_id]
+        if query.types_in is not None:
+            clauses.append(messages.c.type.in_(query.types_in))
+        if query.types_out:
+            clauses.append(messages.c.type.not_in(query.types_out))
+        if query.roles_in is not None:
+            clauses.append(messages.c.role.in_(query.roles_in))
+        if query.roles_out:
+            clauses.append(messages.c.role.not_in(query.roles_out))
+        if query.meta is not None:
+            clauses.append(compile_filter(query.meta, messages.c.metadata, self._db.backend_name))
+        if query.after is not None:
+            clauses.append(messages.c.position > query.after)
+        if query.before is not None:
+            clauses.append(messages.c.position < query.before)
+        if query.since is not None:
+            clauses.append(messages.c.created_at >= query.since)
+        if query.until is not None:
+            clauses.append(messages.c.created_at < query.until)
+        return clauses
+
+    def select(self, conversation_id: str, query: MessageQuery) -> list[Message]:
+        order = messages.c.position.desc() if query.descending else messages.c.position.asc()
+        statement = select(*_MESSAGE_COLUMNS).where(*self._where(conversation_id, query)).order_by(order)
+        if query.offset:
+            statement = statement.offset(query.offset)
+        if query.limit is not None:
+            statement = statement.limit(query.limit)
+        return self._db.run(
+            lambda conn: [_message(row) for row in conn.execute(statement)],
+            write=False,
+            operation="buffer.select",
+        )
+
+    def count(self, conversation_id: str, query: MessageQuery) -> int:
+        statement = select(func.count()).select_from(messages).where(*self._where(conversation_id, query))
+        return self._db.run(
+            lambda conn: int(conn.execute(statement).scalar_one()), write=False, operation="buffer.count"
+        )
+
+    def get_message(self, message_id: str) -> Message | None:
+        statement = select(*_MESSAGE_COLUMNS).where(messages.c.id == message_id)
+
+        def read(conn: Connection) -> Message | None:
+            row = conn.execute(statement).first()
+            return None if row is None else _message(row)
+
+        return self._db.run(read, write=False, operation="buffer.get_message")
+
+    def update_message(self, message: Message) -> None:
+        statement = update(messages).where(messages.c.id == message.id).values(**_message_values(message))
+
+        def work(conn: Connection) -> None:
+            if conn.execute(statement).rowcount != 1:
+                raise NotFoundError(f"no message {message.id!r}")
+
+        self._db.run(work, write=True, operation="buffer.update_message")
+
+    def delete_message(self, conversation_id: str, message_id: str) -> Message | None:
+        statement = (
+            delete(messages)
+            .where(messages.c.id == message_id, messages.c.conversation_id == conversation_id)
+            .returning(*_MESSAGE_COLUMNS)
+        )
+
+        def work(conn: Connection) -> Message | None:
+            row = conn.execute(statement).first()
+            return None if row is None else _message(row)
+
+        return self._db.run(work, write=True, operation="buffer.delete_message")
+
+    def clear(self, conversation_id: str) -> int:
+        statement = delete(messages).where(messages.c.conversation_id == conversation_id)
+        return self._db.run(
+            lambda conn: conn.execute(statement).rowcount, write=True, operation="buffer.clear"
+        )
+
+    # -- platforms ----------------------------------------------------------------------------------------
+
+    def save_platform(self, platform: Platform, *, create: bool) -> None:
+        values = {"name": platform.name, "metadata": platform.metadata}
+        if create:
+            statement: Any = platforms.insert().values(
+                id=platform.id, created_at=platform.created_at, **values
+            )
+        else:
+            statement = update(platforms).where(platforms.c.id == platform.id).values(**values)
+        self._db.run(
+            lambda conn: conn.execute(statement), write=True, operation="conversations.save_platform"
+        )
+
+    def get_platform(self, platform_id: str) -> Platform | None:
+        statement = select(platforms).where(platforms.c.id == platform_id)
+
+        def read(conn: Connection) -> Platform | None:
+            row = conn.execute(statement).first()
+            return None if row is None else _platform(row)
+
+        return self._db.run(read, write=False, operation="conversations.get_platform")
+
+    def list_platforms(self) -> list[Platform]:
+        statement = select(platforms).order_by(platforms.c.created_at, platforms.c.id)
+        return self._db.run(
+            lambda conn: [_platform(row) for row in conn.execute(statement)],
+            write=False,
+            operation="conversations.list_platforms",
+        )
+
+    def delete_platform(self, platform_id: str) -> bool:
+        detach = (
+            update(conversations).where(conversations.c.platform_id == platform_id).values(platform_id=None)
+        )
+        remove = delete(platforms).where(platforms.c.id == platform_id)
+
+        def work(conn: Connection) -> bool:
+            conn.execute(detach)
+            return bool(conn.execute(remove).rowcount)
+
+        return self._db.run(work, write=True, operation="conversations.delete_platform")
+
+    # -- conversations ------------------------------------------------------------------------------------
+
+    def save_conversation(self, conversation: Conversation, *, create: bool) -> None:
+        values = {
+            "platform_id": conversation.platform_id,
+            "title": conversation.title,
+            "metadata": conversation.metadata,
+            "updated_at": conversation.updated_at,
+        }
+        if create:
+            statement: Any = conversations.insert().values(
+                id=conversation.id, created_at=conversation.created_at, next_position=0, **values
+            )
+        else:
+            statement = update(conversations).where(conversations.c.id == conversation.id).values(**values)
+        self._db.run(lambda conn: conn.execute(statement), write=True, operation="conversations.save")
+
+    def get_conversation(self, conversation_id: str) -> Conversation | None:
+        statement = select(conversations).where(conversations.c.id == conversation_id)
+
+        def read(conn: Connection) -> Conversation | None:
+            row = conn.execute(statement).first()
+            return None if row is None else _conversation(row)
+
+        return self._db.run(read, write=False, operation="conversations.get")
+
+    def list_conversations(
+        self, platform_id: str | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Conversation]:
+        statement = select(conversations)
+        if platform_id is not None:
+            statement = statement.where(conversations.c.platform_id == platform_id)
+        if after is not None:
+            stamp, last_id = after
+            statement = statement.where(
+                or_(
+                    conversations.c.updated_at < stamp,
+                    and_(conversations.c.updated_at == stamp, conversations.c.id < last_id),
+                )
+            )
+        statement = statement.order_by(conversations.c.updated_at.desc(), conversations.c.id.desc()).limit(
+            limit
+        )
+        return self._db.run(
+            lambda conn: [_conversation(row) for row in conn.execute(statement)],
+            write=False,
+            operation="conversations.list",
+        )
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        remove_messages = delete(messages).where(messages.c.conversation_id == conversation_id)
+        remove = delete(conversations).where(conversations.c.id == conversation_id)
+
+        def work(conn: Connection) -> bool:
+            conn.execute(remove_messages)
+            return bool(conn.execute(remove).rowcount)
+
+        return self._db.run(work, write=True, operation="conversations.delete")
