@@ -6,8 +6,9 @@ No server and no network: everything lives in one folder you can delete afterwar
 from __future__ import annotations
 
 import logging
+import uuid
 
-from memstore import DEFAULT_URL, Memstore
+from memstore import DEFAULT_URL, Memstore, Message
 
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 log = logging.getLogger("memstore.demo")
@@ -16,18 +17,34 @@ log = logging.getLogger("memstore.demo")
 def main() -> None:
     with Memstore(DEFAULT_URL) as store:
         log.info("memstore demo on %s", DEFAULT_URL)
+
+        session = f"demo-{uuid.uuid4().hex[:8]}"
+        chat = store.buffer(session)
+        chat.add_msgs(
+            [
+                Message(role="user", content="Hi! I'm Ada and I love graph databases."),
+                Message(role="assistant", content="Nice to meet you, Ada."),
+                Message(role="user", content="Remind me tomorrow about the Postgres migration."),
+                Message(role="assistant", content="Noted.", type="tool_call", metadata={"tool": "reminder"}),
+            ]
+        )
+        log.info("chat %s holds %d messages; the last two:", session, chat.length())
+        for message in chat.get_msg(-2):
+            log.info("  [%d] %-9s %s", message.position, message.role, message.content)
+        tool_calls = chat.get_msg(type_include=["tool_call"], filter_meta={"tool": "reminder"})
+        log.info("tool calls with tool=reminder: %d", len(tool_calls))
+
         kv = store.kv.namespace_store("demo")
-        kv.mset({"user:1:name": "Ada", "user:1:lang": "en", "user:2:name": "Grace"})
-        log.info("  kv: user:1:* -> %s", kv.get_by_prefix("user:1:"))
-        worker = "worker-a"
-        if kv.exclusive_set("job:nightly", worker, expiry=5):
+        kv.mset({"user:ada:lang": "en", "user:ada:tz": "Europe/London"})
+        log.info("kv user:ada:* -> %s", kv.get_by_prefix("user:ada:"))
+        if kv.exclusive_set("job:nightly", "worker-a", expiry=5):
             log.info(
-                "  lease: %s holds job:nightly for 5 s; a second claim now returns %s",
-                worker,
+                "lease job:nightly won by worker-a; a second claim now returns %s",
                 kv.exclusive_set("job:nightly", "worker-b", expiry=5),
             )
         kv.delete_by_prefix("")
-    log.info("done: data kept in ./memstore_data/")
+        store.conversations.delete_conversation(session)
+    log.info("done: the database stays in ./memstore_data/ (delete the folder to start afresh)")
 
 
 if __name__ == "__main__":
