@@ -40,6 +40,10 @@ format: $(VENV)/.installed-dev
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# The reliability suite with larger counts (200 kills, 10x the operations); `make test` runs it at CI size.
+reliability: $(VENV)/.installed-dev
+	MEMSTORE_RELIABILITY_SCALE=10 $(PY) -m pytest tests/reliability tests/core/test_kv_race.py $(PYTEST_ARGS)
+
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_bridge.py
 

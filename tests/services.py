@@ -42,10 +42,23 @@ class PostgresServer:
     data_dir: Path
     bindir: Path
     run_as: list[str]
+    options: str = ""
 
     def pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.data_dir / "data"), *args]
         return subprocess.run(command, capture_output=True, text=True, check=check, timeout=120)
+
+    def start(self) -> subprocess.CompletedProcess[str]:
+        log = str(self.data_dir / "server.log")
+        return self.pg_ctl("-l", log, "-w", "-t", "60", "-o", self.options, "start", check=False)
+
+    def halt(self) -> None:
+        """Stop the server, dropping every connection; the data stays and :meth:`start` brings it back.
+
+        A fast (not immediate) shutdown: this server runs with ``synchronous_commit=off`` for speed, so an
+        immediate stop could lose the last commits, which is not the fault under test.
+        """
+        self.pg_ctl("-m", "fast", "stop", check=False)
 
     def stop(self) -> None:
         self.pg_ctl("-m", "immediate", "stop", check=False)
@@ -64,11 +77,16 @@ def start_postgres() -> PostgresServer:
         os.chmod(root, 0o700)
         run_as = ["runuser", "-u", "postgres", "--"]
     port = free_port()
+    options = (
+        f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=300"
+    )
     server = PostgresServer(
         url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
         data_dir=root,
         bindir=bindir,
         run_as=run_as,
+        options=options,
     )
     init = subprocess.run(
         [
@@ -92,13 +110,7 @@ def start_postgres() -> PostgresServer:
     if init.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         raise ServiceUnavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
-    options = (
-        f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=300"
-    )
-    started = server.pg_ctl(
-        "-l", str(root / "server.log"), "-w", "-t", "60", "-o", options, "start", check=False
-    )
+    started = server.start()
     if started.returncode != 0:
         log = (
             (root / "server.log").read_text(errors="replace")[-800:] if (root / "server.log").exists() else ""

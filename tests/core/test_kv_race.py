@@ -13,7 +13,7 @@ import pytest
 from memstore import Memstore
 
 PROCESSES = 8
-ROUNDS = 200
+ROUNDS = 500
 
 
 def _race_rounds(url: str, worker: int, rounds: int, start: Any, results: Any) -> None:
