@@ -81,10 +81,12 @@ class Message:
 
     @classmethod
     def from_storage(cls, **fields: Any) -> Message:
-        """Rebuild a message read back from a store, skipping validation (it was validated on the way in)."""
+        """Rebuild a message read back from a store, skipping validation (it was validated on the way in).
+
+        Stores call this for every row they return; it must get every field.
+        """
         message = object.__new__(cls)
-        for field in dataclasses.fields(cls):
-            object.__setattr__(message, field.name, fields[field.name])
+        message.__dict__.update(fields)  # frozen blocks __setattr__ only; this is the fast path for rows
         return message
 
     def replace(self, **changes: Any) -> Message:

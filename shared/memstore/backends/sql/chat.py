@@ -32,15 +32,17 @@ _MESSAGE_COLUMNS = (
 
 
 def _message(row: Any) -> Message:
+    # Positional unpacking (in _MESSAGE_COLUMNS order): attribute access on a Row costs more, per row.
+    id_, conversation_id, position, role, type_, text, parts, metadata, created_at = row
     return Message.from_storage(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        position=row.position,
-        role=row.role,
-        type=row.type,
-        content=row.content_text if row.content_parts is None else row.content_parts,
-        metadata=row.metadata,
-        created_at=row.created_at,
+        id=id_,
+        conversation_id=conversation_id,
+        position=position,
+        role=role,
+        type=type_,
+        content=text if parts is None else parts,
+        metadata=metadata,
+        created_at=created_at,
     )
 
 

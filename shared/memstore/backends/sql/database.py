@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 R = TypeVar("R")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-_WRITE_OPTION = "memstore_write"
+# How a SQLite transaction begins: "IMMEDIATE" (writers), "DEFERRED" (multi-statement reads) or "NONE".
+_BEGIN_OPTION = "memstore_sqlite_begin"
 # PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock.
 _PG_RETRY_CODES = {"40001", "40P01"}
 
@@ -132,6 +133,9 @@ class Database:
     def run(self, work: Callable[[Connection], R], *, write: bool, operation: str) -> R:
         """Run ``work(conn)`` in one transaction: committed if it returns, rolled back if it raises.
 
+        A read (``write=False``) must be a single statement: on SQLite it runs without an explicit transaction
+        (one statement is one snapshot already); compose several reads with :meth:`connect`.
+
         Transient failures (SQLite busy, PostgreSQL serialization failure or deadlock, a dropped connection)
         are retried with jittered backoff up to ``max_retries`` times; then, like every other driver error,
         they surface as :class:`BackendError` with the driver error as ``__cause__``. A unique-key violation
@@ -141,8 +145,7 @@ class Database:
         while True:
             try:
                 with self.engine.connect() as conn:
-                    if write:
-                        conn.execution_options(**{_WRITE_OPTION: True})
+                    conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE" if write else "NONE"})
                     with conn.begin():
                         return work(conn)
             except IntegrityError as exc:
@@ -187,8 +190,7 @@ class Database:
         No retry happens here (the body may not be safe to repeat); prefer :meth:`run` where possible.
         """
         with self.engine.connect() as conn:
-            if write:
-                conn.execution_options(**{_WRITE_OPTION: True})
+            conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE" if write else "DEFERRED"})
             with conn.begin():
                 yield conn
 
@@ -251,6 +253,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_on_begin(conn: Connection) -> None:
     # A writer takes the write lock up front: two deferred transactions that both upgrade to writing would
-    # deadlock, and SQLite reports that as SQLITE_BUSY without waiting on the busy timeout.
-    write = conn.get_execution_options().get(_WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    # deadlock, and SQLite reports that as SQLITE_BUSY without waiting on the busy timeout. A read through
+    # Database.run is one statement, which SQLite already runs on one snapshot: no BEGIN/COMMIT round trip.
+    mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    if mode == "IMMEDIATE":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif mode == "DEFERRED":
+        conn.exec_driver_sql("BEGIN")

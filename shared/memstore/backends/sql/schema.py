@@ -6,11 +6,11 @@ is stored in ``memstore_meta``; a change to these tables bumps :data:`SCHEMA_VER
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from memstore._validate import dumps
+
 SCHEMA_VERSION = 1
 
 metadata = MetaData()
@@ -40,26 +42,64 @@ meta = Table(
 )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out: ``timestamptz`` on PostgreSQL, naive-UTC ISO text on SQLite."""
+    """Timezone-aware UTC datetimes in and out, exact to the microsecond.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no datetime type; instead of ISO text (parsed by a regex
+    on every row read) it stores integer microseconds since the epoch, which compare and index as numbers.
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(BigInteger() if dialect.name == "sqlite" else DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        if dialect.name != "sqlite":
+            return value.astimezone(timezone.utc)
+        return (value.astimezone(timezone.utc) - _EPOCH) // timedelta(microseconds=1)
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        if isinstance(value, int):
+            return _EPOCH + timedelta(microseconds=value)
+        stamp: datetime = value
+        return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
 
 
-JsonDocument: Any = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
-"""A JSON column: JSON text on SQLite, JSONB on PostgreSQL (both queryable by ``backends.sql.filters``)."""
+class JsonDocument(TypeDecorator[Any]):
+    """A JSON column: ``jsonb`` on PostgreSQL, JSON text on SQLite (both read by ``backends.sql.filters``).
+
+    On SQLite the text is written with ``_validate.dumps`` (the SQLite filters rely on how keys are written)
+    and read with ``json.loads`` directly: SQLAlchemy's generic JSON processing costs several times more per
+    row, and rows are the hot path of every read. Python ``None`` is SQL NULL.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return dumps(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or not isinstance(value, str) or dialect.name == "postgresql":
+            return value
+        return json.loads(value)
+
 
 # -- conversations ----------------------------------------------------------------------------------------
 
@@ -68,7 +108,7 @@ platforms = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False),
-    Column("metadata", JsonDocument, nullable=False),
+    Column("metadata", JsonDocument(), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -78,7 +118,7 @@ conversations = Table(
     Column("id", Text, primary_key=True),
     Column("platform_id", Text, ForeignKey("memstore_platforms.id", ondelete="SET NULL"), nullable=True),
     Column("title", Text, nullable=True),
-    Column("metadata", JsonDocument, nullable=False),
+    Column("metadata", JsonDocument(), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     # The next free position. Appenders bump it in their own transaction, which serialises them per
@@ -104,8 +144,8 @@ messages = Table(
     # Plain text of the message (the content itself when it is a str): what keyword search indexes.
     Column("content_text", Text, nullable=False),
     # The content's list of parts when it is not a plain str; NULL otherwise.
-    Column("content_parts", JsonDocument, nullable=True),
-    Column("metadata", JsonDocument, nullable=False),
+    Column("content_parts", JsonDocument(), nullable=True),
+    Column("metadata", JsonDocument(), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
 Index("ux_memstore_messages_position", messages.c.conversation_id, messages.c.position, unique=True)

@@ -1,0 +1,85 @@
+"""Interleaved work on several conversations and KV namespaces never touches another's data."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from memstore import Memstore, Message
+
+TENANTS = st.sampled_from([0, 1, 2])
+KEYS = st.sampled_from(["a", "a_", "a%", "ab", "b", "shared"])
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=8)
+
+
+class IsolationMachine(RuleBasedStateMachine):
+    memstore: Memstore
+
+    @initialize()
+    def start(self) -> None:
+        run = uuid.uuid4().hex[:8]
+        self.buffers = [self.memstore.buffer(f"{run}-{t}") for t in range(3)]
+        self.kvs = [self.memstore.kv.namespace_store(f"{run}-{t}") for t in range(3)]
+        self.messages: list[list[str]] = [[], [], []]
+        self.entries: list[dict[str, str]] = [{}, {}, {}]
+
+    @rule(tenant=TENANTS, texts=st.lists(TEXT, min_size=1, max_size=3))
+    def append(self, tenant: int, texts: list[str]) -> None:
+        self.buffers[tenant].add_msgs(Message(role="user", content=t, metadata={"t": tenant}) for t in texts)
+        self.messages[tenant].extend(texts)
+
+    @rule(tenant=TENANTS)
+    def delete_newest(self, tenant: int) -> None:
+        newest = self.buffers[tenant].latest()
+        if newest is None:
+            assert self.messages[tenant] == []
+            return
+        self.buffers[tenant].delete_msg(newest.id or "")
+        self.messages[tenant].pop()
+
+    @rule(tenant=TENANTS)
+    def clear(self, tenant: int) -> None:
+        assert self.buffers[tenant].clear() == len(self.messages[tenant])
+        self.messages[tenant].clear()
+
+    @rule(tenant=TENANTS, key=KEYS, value=TEXT)
+    def kv_set(self, tenant: int, key: str, value: str) -> None:
+        self.kvs[tenant].set(key, value)
+        self.entries[tenant][key] = value
+
+    @rule(tenant=TENANTS, prefix=st.sampled_from(["a", "a_", "a%", "", "s"]))
+    def kv_delete_prefix(self, tenant: int, prefix: str) -> None:
+        doomed = [k for k in self.entries[tenant] if k.startswith(prefix)]
+        assert self.kvs[tenant].delete_by_prefix(prefix) == len(doomed)
+        for key in doomed:
+            del self.entries[tenant][key]
+
+    @rule(tenant=TENANTS, key=KEYS)
+    def kv_delete(self, tenant: int, key: str) -> None:
+        assert self.kvs[tenant].delete(key) == (self.entries[tenant].pop(key, None) is not None)
+
+    @invariant()
+    def each_tenant_sees_only_its_own(self) -> None:
+        if not hasattr(self, "buffers"):
+            return
+        for tenant in range(3):
+            found = self.buffers[tenant].get_msg()
+            assert [m.content for m in found] == self.messages[tenant]
+            assert {m.metadata["t"] for m in found} <= {tenant}
+            assert self.buffers[tenant].length() == len(self.messages[tenant])
+            assert self.buffers[tenant].get_msg(filter_meta={"t": (tenant + 1) % 3}) == []
+            assert self.kvs[tenant].get_by_prefix("") == dict(sorted(self.entries[tenant].items()))
+            assert self.kvs[tenant].get_by_prefix("a") == {
+                k: v for k, v in sorted(self.entries[tenant].items()) if k.startswith("a")
+            }
+
+
+def test_conversations_and_namespaces_are_isolated(store_url: str) -> None:
+    with Memstore(store_url) as memstore:
+        machine = type("Machine", (IsolationMachine,), {"memstore": memstore})
+        run_state_machine_as_test(
+            machine, settings=settings(max_examples=100, stateful_step_count=20, deadline=None)
+        )
