@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from typing import Literal
 
 import pytest
 
@@ -154,33 +155,30 @@ def test_filters(store: Memstore, kwargs: dict[str, object], expected: list[int]
     assert _numbers(buffer.get_msg([-1, 2], **kwargs)) == expected[-2:]  # type: ignore[arg-type]
 
 
-def test_cursor_paging_to_the_end_and_back(store: Memstore) -> None:
-    buffer = store.buffer("c1")
-    _fill(buffer, 23)
+def _cursor_walk(
+    buffer: BufferStore, size: int, direction: Literal["forward", "backward"]
+) -> list[list[int]]:
     pages: list[list[int]] = []
     cursor = None
     while True:
-        page = buffer.get_msg_by_cursor(cursor, 5, "backward")
+        page = buffer.get_msg_by_cursor(cursor, size, direction)
         pages.append(_numbers(page.messages))
         if page.next_cursor is None:
-            break
+            return pages
         cursor = page.next_cursor
-    assert pages == [
+
+
+def test_cursor_paging_to_the_end_and_back(store: Memstore) -> None:
+    buffer = store.buffer("c1")
+    _fill(buffer, 23)
+    assert _cursor_walk(buffer, 5, "backward") == [
         [18, 19, 20, 21, 22],
         [13, 14, 15, 16, 17],
         [8, 9, 10, 11, 12],
         [3, 4, 5, 6, 7],
         [0, 1, 2],
     ]
-    forward: list[int] = []
-    cursor = None
-    while True:
-        page = buffer.get_msg_by_cursor(cursor, 10, "forward")
-        forward.extend(_numbers(page.messages))
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    assert forward == list(range(23))
+    assert _cursor_walk(buffer, 10, "forward") == [list(range(10)), list(range(10, 20)), [20, 21, 22]]
     exact = buffer.get_msg_by_cursor(None, 23, "forward")
     assert exact.next_cursor is None
     assert len(exact.messages) == 23

@@ -202,25 +202,13 @@ class BufferStore:
         self, from_msg_id: str | None = None, *, inclusive: bool = False, page_size: int = STREAM_PAGE_SIZE
     ) -> Iterator[Message]:
         """Stream messages oldest to newest, from just after ``from_msg_id`` (or the start), in pages."""
-        check_count(page_size, "page_size", minimum=1)
-        start = None
-        if from_msg_id is not None:
-            position = self._own(from_msg_id).position or 0
-            start = position - 1 if inclusive else position
-        return self._stream(MessageQuery(after=start), None, descending=False, page_size=page_size)
+        return self._walk(from_msg_id, inclusive=inclusive, page_size=page_size, descending=False)
 
     def get_msgs_backward(
         self, from_msg_id: str | None = None, *, inclusive: bool = False, page_size: int = STREAM_PAGE_SIZE
     ) -> Iterator[Message]:
         """Stream messages newest to oldest, from just before ``from_msg_id`` (or the end), in pages."""
-        check_count(page_size, "page_size", minimum=1)
-        start = None
-        if from_msg_id is not None:
-            position = self._own(from_msg_id).position or 0
-            start = position + 1 if inclusive else position
-        return self._stream(
-            MessageQuery(before=start, descending=True), None, descending=True, page_size=page_size
-        )
+        return self._walk(from_msg_id, inclusive=inclusive, page_size=page_size, descending=True)
 
     def get_msg_by_id(self, message_id: str) -> Message:
         """One message of this conversation by id; NotFoundError if it is not here."""
@@ -238,6 +226,18 @@ class BufferStore:
         if message is None or message.conversation_id != self.conversation_id:
             raise NotFoundError(f"no message {message_id!r} in conversation {self.conversation_id!r}")
         return message
+
+    def _walk(
+        self, from_msg_id: str | None, *, inclusive: bool, page_size: int, descending: bool
+    ) -> Iterator[Message]:
+        check_count(page_size, "page_size", minimum=1)
+        bound = None
+        if from_msg_id is not None:
+            position = self._own(from_msg_id).position or 0
+            step = (1 if descending else -1) if inclusive else 0
+            bound = position + step
+        query = MessageQuery(before=bound, descending=True) if descending else MessageQuery(after=bound)
+        return self._stream(query, None, descending=descending, page_size=page_size)
 
     def _query(
         self,
