@@ -46,6 +46,7 @@ reliability: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_bridge.py
+	$(PY) benchmarks/bench_buffer.py
 
 clean:
 	rm -rf $(VENV) memstore_data .pytest_cache .mypy_cache .ruff_cache
