@@ -89,6 +89,14 @@ class Message:
         message.__dict__.update(fields)  # frozen blocks __setattr__ only; this is the fast path for rows
         return message
 
+    def stored(self, **assigned: Any) -> Message:
+        """A copy with store-assigned fields (id, conversation, position, time) set, not validated again.
+
+        For stores only: the message itself was validated when it was built, and the assigned values come
+        from the store. Re-validating every message of a batch would double the cost of an append.
+        """
+        return Message.from_storage(**{**self.__dict__, **assigned})
+
     def replace(self, **changes: Any) -> Message:
         """A copy with ``changes`` applied (validated like a new message)."""
         return dataclasses.replace(self, **changes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import uuid
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -27,6 +27,13 @@ backend's query; or a Python predicate over the metadata dict, applied to pages 
 (slower: a last resort for what the language cannot say)."""
 
 STREAM_PAGE_SIZE = 500
+
+
+def new_message_id() -> str:
+    """A random 128-bit id as 32 hex characters (what ``uuid4().hex`` gives, at a third of the cost)."""
+    return os.urandom(16).hex()
+
+
 _UNSET: Any = object()
 
 
@@ -90,7 +97,7 @@ class BufferStore:
         if not batch:
             return []
         prepared = [
-            m.replace(conversation_id=self.conversation_id, id=m.id if m.id is not None else uuid.uuid4().hex)
+            m.stored(conversation_id=self.conversation_id, id=m.id if m.id is not None else new_message_id())
             for m in batch
         ]
         return self._backend.append(self.conversation_id, prepared, datetime.now(timezone.utc))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from memstore.backends.sql.database import Database
@@ -31,6 +32,42 @@ _MESSAGE_COLUMNS = (
 )
 
 
+_CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
+    "types_in": lambda: messages.c.type.in_(bindparam("types_in", expanding=True)),
+    "types_out": lambda: messages.c.type.not_in(bindparam("types_out", expanding=True)),
+    "roles_in": lambda: messages.c.role.in_(bindparam("roles_in", expanding=True)),
+    "roles_out": lambda: messages.c.role.not_in(bindparam("roles_out", expanding=True)),
+    "after": lambda: messages.c.position > bindparam("after"),
+    "before": lambda: messages.c.position < bindparam("before"),
+    "since": lambda: messages.c.created_at >= bindparam("since"),
+    "until": lambda: messages.c.created_at < bindparam("until"),
+}
+"""The fixed-shape conditions of a MessageQuery, each on a bound parameter named after its field."""
+
+
+def _present(query: MessageQuery, name: str) -> bool:
+    value = getattr(query, name)
+    # An empty exclusion list excludes nothing; an empty inclusion list still applies (and matches nothing).
+    return bool(value) if name in {"types_out", "roles_out"} else value is not None
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_statement(
+    shape: tuple[str, ...], *, count: bool, descending: bool, offset: bool, limit: bool
+) -> Any:
+    # Building a Select and its cache key costs more than running it on SQLite; each shape is built once.
+    where = [messages.c.conversation_id == bindparam("conversation_id"), *(_CONDITIONS[n]() for n in shape)]
+    if count:
+        return select(func.count()).select_from(messages).where(*where)
+    order = messages.c.position.desc() if descending else messages.c.position.asc()
+    statement = select(*_MESSAGE_COLUMNS).where(*where).order_by(order)
+    if offset:
+        statement = statement.offset(bindparam("offset"))
+    if limit:
+        statement = statement.limit(bindparam("limit"))
+    return statement
+
+
 def _message(row: Any) -> Message:
     # Positional unpacking (in _MESSAGE_COLUMNS order): attribute access on a Row costs more, per row.
     id_, conversation_id, position, role, type_, text, parts, metadata, created_at = row
@@ -44,6 +81,16 @@ def _message(row: Any) -> Message:
         metadata=metadata,
         created_at=created_at,
     )
+
+
+def _message_row(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "position": message.position,
+        "created_at": message.created_at,
+        **_message_values(message),
+    }
 
 
 def _message_values(message: Message) -> dict[str, Any]:
@@ -81,98 +128,76 @@ class SqlChatBackend:
 
     def append(self, conversation_id: str, batch: Sequence[Message], now: datetime) -> list[Message]:
         given = [m.position for m in batch if m.position is not None]
-        create = (
-            self._db.insert(conversations)
-            .values(
-                id=conversation_id,
-                platform_id=None,
-                title=None,
-                metadata={},
-                created_at=now,
-                updated_at=now,
-                next_position=0,
-            )
-            .on_conflict_do_nothing(index_elements=[conversations.c.id])
-        )
         counter = conversations.c.next_position
-        bump: ColumnElement[Any]
-        if given:
-            top = max(given) + 1
-            bump = case((counter < top, top), else_=counter)
-        else:
-            bump = counter + len(batch)
-        reserve = (
-            update(conversations)
-            .where(conversations.c.id == conversation_id)
-            .values(next_position=bump, updated_at=now)
-            .returning(conversations.c.next_position)
+        # One statement creates the conversation if needed and reserves the positions: the counter row it
+        # locks serialises appenders to this conversation until the transaction ends.
+        top = max(given) + 1 if given else len(batch)
+        create = self._db.insert(conversations).values(
+            id=conversation_id,
+            platform_id=None,
+            title=None,
+            metadata={},
+            created_at=now,
+            updated_at=now,
+            next_position=top,
         )
+        reserve = create.on_conflict_do_update(
+            index_elements=[conversations.c.id],
+            set_={
+                "next_position": case((counter < top, top), else_=counter) if given else counter + len(batch),
+                "updated_at": now,
+            },
+        ).returning(conversations.c.next_position)
 
         def work(conn: Connection) -> list[Message]:
-            conn.execute(create)
-            end = conn.execute(reserve).scalar_one()
-            start = end - len(batch)
+            start = conn.execute(reserve).scalar_one() - len(batch)
             stored = [
-                m.replace(
-                    position=m.position if given else start + index,
-                    created_at=m.created_at or now,
-                )
+                m.stored(position=m.position if given else start + index, created_at=m.created_at or now)
                 for index, m in enumerate(batch)
             ]
-            rows = [
-                {
-                    "id": m.id,
-                    "conversation_id": conversation_id,
-                    "position": m.position,
-                    "created_at": m.created_at,
-                    **_message_values(m),
-                }
-                for m in stored
-            ]
-            conn.execute(messages.insert(), rows)
+            conn.execute(messages.insert(), [_message_row(m) for m in stored])
             return stored
 
         return self._db.run(work, write=True, operation="buffer.append")
 
-    def _where(self, conversation_id: str, query: MessageQuery) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = [messages.c.conversation_id == conversation_id]
-        if query.types_in is not None:
-            clauses.append(messages.c.type.in_(query.types_in))
-        if query.types_out:
-            clauses.append(messages.c.type.not_in(query.types_out))
-        if query.roles_in is not None:
-            clauses.append(messages.c.role.in_(query.roles_in))
-        if query.roles_out:
-            clauses.append(messages.c.role.not_in(query.roles_out))
-        if query.meta is not None:
-            clauses.append(compile_filter(query.meta, messages.c.metadata, self._db.backend_name))
-        if query.after is not None:
-            clauses.append(messages.c.position > query.after)
-        if query.before is not None:
-            clauses.append(messages.c.position < query.before)
-        if query.since is not None:
-            clauses.append(messages.c.created_at >= query.since)
-        if query.until is not None:
-            clauses.append(messages.c.created_at < query.until)
-        return clauses
+    def _statement(
+        self, conversation_id: str, query: MessageQuery, *, count: bool
+    ) -> tuple[Any, dict[str, Any]]:
+        """The statement for ``query`` and its parameters; built once per query shape, then reused."""
+        shape = tuple(name for name in _CONDITIONS if _present(query, name))
+        statement = _cached_statement(
+            shape,
+            count=count,
+            descending=query.descending,
+            offset=bool(query.offset),
+            limit=query.limit is not None,
+        )
+        if query.meta is not None:  # a filter tree has no fixed shape: compiled per call
+            statement = statement.where(
+                compile_filter(query.meta, messages.c.metadata, self._db.backend_name)
+            )
+        params: dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "offset": query.offset,
+            "limit": query.limit,
+        }
+        params.update((name, getattr(query, name)) for name in shape)
+        return statement, params
 
     def select(self, conversation_id: str, query: MessageQuery) -> list[Message]:
-        order = messages.c.position.desc() if query.descending else messages.c.position.asc()
-        statement = select(*_MESSAGE_COLUMNS).where(*self._where(conversation_id, query)).order_by(order)
-        if query.offset:
-            statement = statement.offset(query.offset)
-        if query.limit is not None:
-            statement = statement.limit(query.limit)
+        statement, params = self._statement(conversation_id, query, count=False)
         return self._db.run(
-            lambda conn: [_message(row) for row in conn.execute(statement)],
+            lambda conn: [_message(row) for row in conn.execute(statement, params).all()],
             write=False,
             operation="buffer.select",
         )
 
     def count(self, conversation_id: str, query: MessageQuery) -> int:
-        statement = select(func.count()).select_from(messages).where(*self._where(conversation_id, query))
+        statement, params = self._statement(conversation_id, query, count=True)
         return self._db.run(
-            lambda conn: int(conn.execute(statement).scalar_one()), write=False, operation="buffer.count"
+            lambda conn: int(conn.execute(statement, params).scalar_one()),
+            write=False,
+            operation="buffer.count",
         )
 
     def get_message(self, message_id: str) -> Message | None:

@@ -98,7 +98,7 @@ class JsonDocument(TypeDecorator[Any]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None or not isinstance(value, str) or dialect.name == "postgresql":
             return value
-        return json.loads(value)
+        return {} if value == "{}" else json.loads(value)  # most metadata is empty
 
 
 # -- conversations ----------------------------------------------------------------------------------------
