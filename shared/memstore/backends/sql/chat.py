@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from memstore.backends.sql.database import Database
@@ -77,9 +77,8 @@ class SqlChatBackend:
 
     # -- messages -----------------------------------------------------------------------------------------
 
-    def append(self, conversation_id: str, batch: Sequence[Message], now: datetime) -> list[Message]:
-        given = [m.position for m in batch if m.position is not None]
-        create = (
+    def _create_if_missing(self, conversation_id: str, now: datetime) -> Any:
+        return (
             self._db.insert(conversations)
             .values(
                 id=conversation_id,
@@ -92,6 +91,20 @@ class SqlChatBackend:
             )
             .on_conflict_do_nothing(index_elements=[conversations.c.id])
         )
+
+    @staticmethod
+    def _reserve(conversation_id: str, bump: ColumnElement[Any], now: datetime) -> Any:
+        # Bumping the counter row locks it until commit: this is what serialises writers per conversation.
+        return (
+            update(conversations)
+            .where(conversations.c.id == conversation_id)
+            .values(next_position=bump, updated_at=now)
+            .returning(conversations.c.next_position)
+        )
+
+    def append(self, conversation_id: str, batch: Sequence[Message], now: datetime) -> list[Message]:
+        given = [m.position for m in batch if m.position is not None]
+        create = self._create_if_missing(conversation_id, now)
         counter = conversations.c.next_position
         bump: ColumnElement[Any]
         if given:
@@ -99,12 +112,7 @@ class SqlChatBackend:
             bump = case((counter < top, top), else_=counter)
         else:
             bump = counter + len(batch)
-        reserve = (
-            update(conversations)
-            .where(conversations.c.id == conversation_id)
-            .values(next_position=bump, updated_at=now)
-            .returning(conversations.c.next_position)
-        )
+        reserve = self._reserve(conversation_id, bump, now)
 
         def work(conn: Connection) -> list[Message]:
             conn.execute(create)
@@ -209,6 +217,54 @@ class SqlChatBackend:
         return self._db.run(
             lambda conn: conn.execute(statement).rowcount, write=True, operation="buffer.clear"
         )
+
+    def take_oldest(
+        self, conversation_id: str, count: int, target_id: str | None, now: datetime
+    ) -> list[Message]:
+        # Lock the source's counter row first: appenders bump it, so they wait for the move (and the move for
+        # them), and two takers of one conversation never pick the same rows. SQLite's single writer
+        # (BEGIN IMMEDIATE) gives the same order; FOR UPDATE renders only on PostgreSQL.
+        lock_source = (
+            select(conversations.c.id).where(conversations.c.id == conversation_id).with_for_update()
+        )
+        oldest = (
+            select(*_MESSAGE_COLUMNS)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.position.asc())
+            .limit(count)
+            .with_for_update()
+        )
+        relocate = (
+            update(messages)
+            .where(messages.c.id == bindparam("moved_id"))
+            .values(conversation_id=target_id, position=bindparam("new_position"))
+        )
+
+        def work(conn: Connection) -> list[Message]:
+            if count == 0 or conn.execute(lock_source).first() is None:
+                return []
+            taken = [_message(row) for row in conn.execute(oldest)]
+            if not taken:
+                return []
+            if target_id is None:
+                # Under the lock the taken rows are exactly those up to the last one's position.
+                conn.execute(
+                    delete(messages).where(
+                        messages.c.conversation_id == conversation_id,
+                        messages.c.position <= taken[-1].position,
+                    )
+                )
+                return taken
+            conn.execute(self._create_if_missing(target_id, now))
+            reserve = self._reserve(target_id, conversations.c.next_position + len(taken), now)
+            start = conn.execute(reserve).scalar_one() - len(taken)
+            moved = [
+                m.replace(conversation_id=target_id, position=start + index) for index, m in enumerate(taken)
+            ]
+            conn.execute(relocate, [{"moved_id": m.id, "new_position": m.position} for m in moved])
+            return moved
+
+        return self._db.run(work, write=True, operation="buffer.take_oldest")
 
     # -- platforms ----------------------------------------------------------------------------------------
 
