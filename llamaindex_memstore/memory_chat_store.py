@@ -101,25 +101,29 @@ class MemstoreMemoryChatStore(AsyncDBChatStore):
     @staticmethod
     def _window(buffer: BufferStore, offset: int, limit: int | None) -> Plan[list[StoredMessage]]:
         """Messages [offset, offset + limit) of one list, loading no row it does not return."""
+        found: list[StoredMessage] = []
         if limit == 0:
-            return []
+            return found
         if offset == 0:
-            return (yield Call(buffer, "get_msg", (limit,)))
+            found = yield Call(buffer, "get_msg", (limit,))
+            return found
         if limit is not None and offset % limit == 0:
-            return (yield Call(buffer, "get_msg", ([offset // limit + 1, limit],)))
+            found = yield Call(buffer, "get_msg", ([offset // limit + 1, limit],))
+            return found
         # The core reads pages aligned on their size, so anchor on the message at `offset` (a page of one)
         # and stream from it, inclusive, stopping after `limit`.
         for _ in range(_RACE_RETRIES):
             anchor: list[StoredMessage] = yield Call(buffer, "get_msg", ([offset + 1, 1],))
             if not anchor:
-                return []
+                return found
             stream: dict[str, Any] = {"from_msg_id": anchor[0].id, "inclusive": True}
             if limit is not None:
                 stream["page_size"] = limit
             try:
-                return (yield Collect(buffer, "get_msgs_forward", limit, stream))
+                found = yield Collect(buffer, "get_msgs_forward", limit, stream)
             except NotFoundError:
                 continue  # the anchor was archived or deleted meanwhile: the window moved, read it again
+            return found
         raise ConflictError(f"{buffer!r}: the list kept changing under a windowed read")
 
     # -- the operations, written once ---------------------------------------------------------------------
@@ -133,7 +137,7 @@ class MemstoreMemoryChatStore(AsyncDBChatStore):
             found = yield from self._window(self._by_status(key, status), start, limit)
             return [to_chat_message(message) for message in found]
         active, archive = self._lists(key)
-        archived = yield Call(archive, "length")
+        archived: int = yield Call(archive, "length")
         older: list[StoredMessage] = []
         if start < archived:
             take = archived - start if limit is None else min(limit, archived - start)
@@ -144,9 +148,12 @@ class MemstoreMemoryChatStore(AsyncDBChatStore):
 
     def _count_messages(self, key: str, status: MessageStatus | None) -> Plan[int]:
         if status is not None:
-            return (yield Call(self._by_status(key, status), "length"))
+            counted: int = yield Call(self._by_status(key, status), "length")
+            return counted
         active, archive = self._lists(key)
-        return (yield Call(archive, "length")) + (yield Call(active, "length"))
+        archived: int = yield Call(archive, "length")
+        current: int = yield Call(active, "length")
+        return archived + current
 
     def _add_messages(self, key: str, messages: list[ChatMessage], status: MessageStatus) -> Plan[None]:
         stored = [to_memstore_message(message) for message in messages]

@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from llama_index.core import Settings
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.llms import MockLLM
 
 from llamaindex_memstore import MemstoreChatStore, MemstoreKVStore, MemstoreMemoryChatStore
 from memstore import Memstore
+
+
+@pytest.fixture(autouse=True, scope="session")
+def offline_models() -> None:
+    """Everything runs offline: LlamaIndex must never reach for a hosted LLM or embedding model."""
+    Settings.llm = MockLLM()
+    Settings.embed_model = MockEmbedding(embed_dim=8)
 
 
 @pytest.fixture
