@@ -1,0 +1,27 @@
+"""LlamaIndex adapters for memstore: durable chat history, ``Memory`` queues and docstores in one database.
+
+::
+
+    from llama_index.core.memory import ChatMemoryBuffer, Memory
+    from llamaindex_memstore import MemstoreChatStore, MemstoreMemoryChatStore
+
+    buffer = ChatMemoryBuffer.from_defaults(chat_store=MemstoreChatStore(), chat_store_key="user-1")
+    memory = Memory.from_defaults(session_id="user-1", chat_store=MemstoreMemoryChatStore(), token_limit=4000)
+
+Each class takes ``store``: a ``memstore.Memstore``, a SQL URL, or None for the embedded default
+(``sqlite:///memstore_data/memstore.db``). The adapters only translate; every rule about storage lives in
+the core. docs/llamaindex.md has the message mapping and the archive design.
+"""
+
+from llamaindex_memstore.chat_store import MemstoreChatStore
+from llamaindex_memstore.kvstore import MemstoreKVStore
+from llamaindex_memstore.memory_chat_store import MemstoreMemoryChatStore
+from llamaindex_memstore.messages import to_chat_message, to_memstore_message
+
+__all__ = [
+    "MemstoreChatStore",
+    "MemstoreKVStore",
+    "MemstoreMemoryChatStore",
+    "to_chat_message",
+    "to_memstore_message",
+]

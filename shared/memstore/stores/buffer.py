@@ -135,6 +135,28 @@ class BufferStore:
         """Delete every message of the conversation (the conversation itself stays); returns how many."""
         return self._backend.clear(self.conversation_id)
 
+    def move_oldest(self, count: int, to_conversation_id: str) -> list[Message]:
+        """Move the oldest ``count`` messages to the end of another conversation, in one transaction.
+
+        Fewer move if the conversation holds fewer (``count=0`` moves nothing). The moved messages keep their
+        ids, roles, types, content, metadata and created_at and their order; they take the next positions of
+        the target (created if missing), so they follow what the target already holds and never collide with
+        its concurrent appenders. No reader, in any process, sees a message in both conversations or in
+        neither. Returns the moved messages as stored in the target, oldest first.
+        """
+        check_count(count, "count", minimum=0)
+        target = check_identifier(to_conversation_id, "to_conversation_id")
+        if target == self.conversation_id:
+            raise ValidationError(f"cannot move messages of {target!r} to the same conversation")
+        return self._backend.take_oldest(self.conversation_id, count, target, datetime.now(timezone.utc))
+
+    def delete_oldest(self, count: int) -> list[Message]:
+        """Delete the oldest ``count`` messages (fewer if there are fewer) in one transaction; returns them,
+        oldest first. The other face of :meth:`move_oldest`: the same operation with no destination.
+        """
+        check_count(count, "count", minimum=0)
+        return self._backend.take_oldest(self.conversation_id, count, None, datetime.now(timezone.utc))
+
     # -- reads --------------------------------------------------------------------------------------------
 
     def length(
@@ -297,6 +319,8 @@ class BufferStore:
     aedit_msg = to_async(edit_msg)
     adelete_msg = to_async(delete_msg)
     aclear = to_async(clear)
+    amove_oldest = to_async(move_oldest)
+    adelete_oldest = to_async(delete_oldest)
     alength = to_async(length)
     aget_msg = to_async(get_msg)
     aget_msg_by_cursor = to_async(get_msg_by_cursor)

@@ -109,6 +109,16 @@ class ChatBackend(Protocol):
 
     def clear(self, conversation_id: str) -> int: ...
 
+    def take_oldest(
+        self, conversation_id: str, count: int, target_id: str | None, now: datetime
+    ) -> list[Message]:
+        """Remove the oldest ``count`` messages (fewer if there are fewer) in one transaction, oldest first.
+
+        With ``target_id`` they are appended to that conversation (created if missing) on positions reserved
+        from its counter, keeping id, content, metadata and created_at, and returned as stored there;
+        without, they are deleted and returned as they were. Serialised with appenders of the source.
+        """
+
     def save_platform(self, platform: Platform, *, create: bool) -> None: ...
 
     def get_platform(self, platform_id: str) -> Platform | None: ...

@@ -129,6 +129,30 @@ class MemoryChatBackend:
             thread.messages = []
             return cleared
 
+    def take_oldest(
+        self, conversation_id: str, count: int, target_id: str | None, now: datetime
+    ) -> list[Message]:
+        with self._lock:
+            source = self._threads.get(conversation_id)
+            taken = source.messages[:count] if source is not None else []
+            if source is None or not taken:
+                return []
+            source.messages = source.messages[len(taken) :]
+            if target_id is None:
+                for message in taken:
+                    del self._message_owner[message.id or ""]
+                return taken
+            target = self._thread(target_id, now)
+            start = target.next_position
+            moved = [m.replace(conversation_id=target_id, position=start + i) for i, m in enumerate(taken)]
+            # Every position already in the target is below its counter, so appending keeps the order.
+            target.messages.extend(moved)
+            target.next_position = start + len(moved)
+            target.conversation = dataclasses.replace(target.conversation, updated_at=now)
+            for message in moved:
+                self._message_owner[message.id or ""] = target_id
+            return moved
+
     def save_platform(self, platform: Platform, *, create: bool) -> None:
         with self._lock:
             if create and platform.id in self._platforms:

@@ -126,12 +126,15 @@ class SqlChatBackend:
 
     # -- messages -----------------------------------------------------------------------------------------
 
-    def append(self, conversation_id: str, batch: Sequence[Message], now: datetime) -> list[Message]:
-        given = [m.position for m in batch if m.position is not None]
+    def _reserve(self, conversation_id: str, now: datetime, *, count: int, up_to: int | None = None) -> Any:
+        """One statement that creates the conversation if needed and reserves positions in it, returning the
+        new counter: ``count`` more positions, or (``up_to``) every position below ``up_to``.
+
+        The counter row it writes stays locked until commit: that is what serialises writers per conversation.
+        """
         counter = conversations.c.next_position
-        # One statement creates the conversation if needed and reserves the positions: the counter row it
-        # locks serialises appenders to this conversation until the transaction ends.
-        top = max(given) + 1 if given else len(batch)
+        first = count if up_to is None else up_to
+        bump = counter + count if up_to is None else case((counter < up_to, up_to), else_=counter)
         create = self._db.insert(conversations).values(
             id=conversation_id,
             platform_id=None,
@@ -139,15 +142,16 @@ class SqlChatBackend:
             metadata={},
             created_at=now,
             updated_at=now,
-            next_position=top,
+            next_position=first,
         )
-        reserve = create.on_conflict_do_update(
-            index_elements=[conversations.c.id],
-            set_={
-                "next_position": case((counter < top, top), else_=counter) if given else counter + len(batch),
-                "updated_at": now,
-            },
-        ).returning(conversations.c.next_position)
+        return create.on_conflict_do_update(
+            index_elements=[conversations.c.id], set_={"next_position": bump, "updated_at": now}
+        ).returning(counter)
+
+    def append(self, conversation_id: str, batch: Sequence[Message], now: datetime) -> list[Message]:
+        given = [m.position for m in batch if m.position is not None]
+        up_to = max(given) + 1 if given else None
+        reserve = self._reserve(conversation_id, now, count=len(batch), up_to=up_to)
 
         def work(conn: Connection) -> list[Message]:
             start = conn.execute(reserve).scalar_one() - len(batch)
@@ -236,6 +240,52 @@ class SqlChatBackend:
         return self._db.run(
             lambda conn: conn.execute(statement).rowcount, write=True, operation="buffer.clear"
         )
+
+    def take_oldest(
+        self, conversation_id: str, count: int, target_id: str | None, now: datetime
+    ) -> list[Message]:
+        # Lock the source's counter row first: appenders bump it, so they wait for the move (and the move for
+        # them), and two takers of one conversation never pick the same rows. SQLite's single writer
+        # (BEGIN IMMEDIATE) gives the same order; FOR UPDATE renders only on PostgreSQL.
+        lock_source = (
+            select(conversations.c.id).where(conversations.c.id == conversation_id).with_for_update()
+        )
+        oldest = (
+            select(*_MESSAGE_COLUMNS)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.position.asc())
+            .limit(count)
+            .with_for_update()
+        )
+        relocate = (
+            update(messages)
+            .where(messages.c.id == bindparam("moved_id"))
+            .values(conversation_id=target_id, position=bindparam("new_position"))
+        )
+
+        def work(conn: Connection) -> list[Message]:
+            if count == 0 or conn.execute(lock_source).first() is None:
+                return []
+            taken = [_message(row) for row in conn.execute(oldest)]
+            if not taken:
+                return []
+            if target_id is None:
+                # Under the lock the taken rows are exactly those up to the last one's position.
+                conn.execute(
+                    delete(messages).where(
+                        messages.c.conversation_id == conversation_id,
+                        messages.c.position <= taken[-1].position,
+                    )
+                )
+                return taken
+            start = conn.execute(self._reserve(target_id, now, count=len(taken))).scalar_one() - len(taken)
+            moved = [
+                m.stored(conversation_id=target_id, position=start + index) for index, m in enumerate(taken)
+            ]
+            conn.execute(relocate, [{"moved_id": m.id, "new_position": m.position} for m in moved])
+            return moved
+
+        return self._db.run(work, write=True, operation="buffer.take_oldest")
 
     # -- platforms ----------------------------------------------------------------------------------------
 

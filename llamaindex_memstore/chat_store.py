@@ -1,0 +1,209 @@
+"""``MemstoreChatStore``: LlamaIndex's ``BaseChatStore`` on memstore's buffer store."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.llms import ChatMessage
+from llama_index.core.storage.chat_store.base import BaseChatStore
+
+from llamaindex_memstore._plan import Call, Plan, run_async, run_sync
+from llamaindex_memstore._store import ARCHIVE_PREFIX, StoreArg, check_key, conversation_ids, open_store
+from llamaindex_memstore.messages import to_chat_message, to_memstore_message
+from memstore import ConflictError, Memstore, NotFoundError, ValidationError
+from memstore import Message as StoredMessage
+
+__all__ = ["MemstoreChatStore"]
+
+logger = logging.getLogger(__name__)
+
+# How often a positional delete looks again when the message it found is deleted by someone else first.
+_RACE_RETRIES = 5
+
+
+class MemstoreChatStore(BaseChatStore):
+    """Chat history for ``ChatMemoryBuffer``, chat engines and agents, durable in memstore.
+
+    Each key is one memstore conversation (the key is the conversation id), so the same history is readable
+    from every memstore adapter. Every method behaves like ``SimpleChatStore``'s, including the edge cases
+    (a missing key reads as ``[]``; ``delete_message`` past the end returns None; deleting from an empty
+    list raises ``IndexError``), and has an async twin that runs on the core's async methods.
+
+    ``store`` is a ``memstore.Memstore`` (you keep owning it), a SQL URL, or None for the embedded default;
+    :meth:`close` releases a store this object opened itself. Keys are non-empty str of at most 1024 UTF-8
+    bytes without NUL or lone surrogates, not starting with the reserved ``"memstore:archive:"``; others
+    raise ``memstore.ValidationError`` (a ``ValueError``) before anything is written.
+
+    ``window=k`` is an opt-in for very long conversations: ``get_messages`` then returns only the newest
+    ``k`` messages (oldest first), read with one indexed query, instead of the whole history.
+    ``ChatMemoryBuffer`` reads everything and trims to its token limit, so with a window it never loads more
+    than ``k`` messages; pick ``k`` above what the token limit can hold, or the buffer holds fewer messages
+    than its limit allows. Every other method still sees the whole conversation.
+    """
+
+    window: int | None = Field(
+        default=None,
+        ge=1,
+        description="If set, get_messages returns only the newest `window` messages (oldest first).",
+    )
+
+    _store: Memstore = PrivateAttr()
+    _owns_store: bool = PrivateAttr(default=False)
+
+    def __init__(self, store: StoreArg = None, *, window: int | None = None, **kwargs: Any) -> None:
+        super().__init__(window=window, **kwargs)
+        self._store, self._owns_store = open_store(store)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MemstoreChatStore"
+
+    @property
+    def store(self) -> Memstore:
+        """The ``Memstore`` this chat store runs on."""
+        return self._store
+
+    def close(self) -> None:
+        """Close the ``Memstore`` if this object opened it (from a URL or the default); else do nothing."""
+        if self._owns_store:
+            self._store.close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        self.close()
+
+    # -- the operations, written once (see llamaindex_memstore._plan) --------------------------------------
+
+    def _set_messages(self, key: str, messages: list[ChatMessage]) -> Plan[None]:
+        stored = [to_memstore_message(message) for message in messages]
+        buffer = self._store.buffer(check_key(key))
+        # Not atomic: the core has no replace, so this is clear + append, two transactions. Everything is
+        # converted and validated first, so bad input never empties the key; a reader in between sees an
+        # empty list, and a backend failure on the append (raised) leaves the key empty.
+        yield Call(buffer, "clear")
+        if stored:
+            yield Call(buffer, "add_msgs", (stored,))
+            return
+        try:
+            yield Call(self._store.conversations, "add_conversation", kwargs={"id": key})
+        except ConflictError:
+            logger.debug("set_messages(%r, []): the conversation exists already", key)
+
+    def _get_messages(self, key: str) -> Plan[list[ChatMessage]]:
+        buffer = self._store.buffer(check_key(key))
+        stored = yield Call(buffer, "get_msg", (None if self.window is None else -self.window,))
+        return [to_chat_message(message) for message in stored]
+
+    def _add_message(self, key: str, message: ChatMessage) -> Plan[None]:
+        stored = to_memstore_message(message)
+        yield Call(self._store.buffer(check_key(key)), "add_msg", (stored,))
+
+    def _delete_messages(self, key: str) -> Plan[list[ChatMessage] | None]:
+        buffer = self._store.buffer(check_key(key))
+        stored = yield Call(buffer, "get_msg")
+        deleted = [to_chat_message(message) for message in stored]
+        try:
+            yield Call(self._store.conversations, "delete_conversation", (key,))
+        except NotFoundError:
+            return None
+        return deleted
+
+    def _delete_message(self, key: str, idx: int) -> Plan[ChatMessage | None]:
+        if isinstance(idx, bool) or not isinstance(idx, int):
+            raise ValidationError(f"idx must be an int, not {type(idx).__name__}")
+        buffer = self._store.buffer(check_key(key))
+        for _ in range(_RACE_RETRIES):
+            # One indexed query for the message at idx: page idx+1 of size 1, or counted from the end.
+            found: list[StoredMessage] = yield Call(buffer, "get_msg", ([idx + 1 if idx >= 0 else idx, 1],))
+            if not found:
+                if idx >= 0:
+                    return None
+                try:
+                    yield Call(self._store.conversations, "get_conversation", (key,))
+                except NotFoundError:
+                    return None
+                size = yield Call(buffer, "length")
+                raise IndexError("pop from empty list" if size == 0 else "pop index out of range")
+            deleted = to_chat_message(found[0])
+            try:
+                yield Call(buffer, "delete_msg", (found[0].id,))
+            except NotFoundError:
+                logger.debug("delete_message(%r, %d): deleted concurrently, looking again", key, idx)
+                continue
+            return deleted
+        raise ConflictError(f"delete_message({key!r}, {idx}): the message there kept being deleted by others")
+
+    def _get_keys(self) -> Plan[list[str]]:
+        ids = yield from conversation_ids(self._store)
+        return sorted(i for i in ids if not i.startswith(ARCHIVE_PREFIX))
+
+    # -- BaseChatStore ------------------------------------------------------------------------------------
+
+    def set_messages(self, key: str, messages: list[ChatMessage]) -> None:
+        """Replace the messages of ``key`` (creating it, even with ``[]``).
+
+        Every message is validated before the first write. Not atomic: memstore's core has no atomic
+        replace yet, so this clears, then appends (two transactions); a concurrent reader can see the key
+        empty in between, and if the append fails (the error is raised) the key is left empty.
+        """
+        run_sync(self._set_messages(key, messages))
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        """The messages of ``key``, oldest first (``[]`` for an unknown key); only the newest ``window`` if
+        set."""
+        return run_sync(self._get_messages(key))
+
+    def add_message(self, key: str, message: ChatMessage) -> None:
+        """Append one message to ``key`` (created if new); concurrent appenders never collide."""
+        run_sync(self._add_message(key, message))
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        """Delete ``key`` and its messages; returns them, or None if the key does not exist.
+
+        The delete itself is one transaction; a message appended between the read of the list and the
+        delete is deleted without being returned.
+        """
+        return run_sync(self._delete_messages(key))
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        """Delete and return the message at list index ``idx`` (negative counts from the end), like
+        ``SimpleChatStore``: None for an unknown key or ``idx >= len``; ``IndexError`` below ``-len``."""
+        return run_sync(self._delete_message(key, idx))
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        """Delete and return the newest message; None for an unknown key, ``IndexError`` if it is empty."""
+        return run_sync(self._delete_message(key, -1))
+
+    def get_keys(self) -> list[str]:
+        """Every key (conversation) in the store, sorted; archives of ``MemstoreMemoryChatStore`` excluded."""
+        return run_sync(self._get_keys())
+
+    async def aset_messages(self, key: str, messages: list[ChatMessage]) -> None:
+        """Async twin of :meth:`set_messages`."""
+        await run_async(self._set_messages(key, messages))
+
+    async def aget_messages(self, key: str) -> list[ChatMessage]:
+        """Async twin of :meth:`get_messages`."""
+        return await run_async(self._get_messages(key))
+
+    async def async_add_message(self, key: str, message: ChatMessage) -> None:
+        """Async twin of :meth:`add_message`."""
+        await run_async(self._add_message(key, message))
+
+    async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
+        """Async twin of :meth:`delete_messages`."""
+        return await run_async(self._delete_messages(key))
+
+    async def adelete_message(self, key: str, idx: int) -> ChatMessage | None:
+        """Async twin of :meth:`delete_message`."""
+        return await run_async(self._delete_message(key, idx))
+
+    async def adelete_last_message(self, key: str) -> ChatMessage | None:
+        """Async twin of :meth:`delete_last_message`."""
+        return await run_async(self._delete_message(key, -1))
+
+    async def aget_keys(self) -> list[str]:
+        """Async twin of :meth:`get_keys`."""
+        return await run_async(self._get_keys())

@@ -1,0 +1,41 @@
+"""Fixtures of the LlamaIndex adapter suites: every store on memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from llama_index.core import Settings
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.llms import MockLLM
+
+from llamaindex_memstore import MemstoreChatStore, MemstoreKVStore, MemstoreMemoryChatStore
+from memstore import Memstore
+
+
+@pytest.fixture(autouse=True, scope="session")
+def offline_models() -> None:
+    """Everything runs offline: LlamaIndex must never reach for a hosted LLM or embedding model."""
+    Settings.llm = MockLLM()
+    Settings.embed_model = MockEmbedding(embed_dim=8)
+
+
+@pytest.fixture
+def memstore(store_url: str) -> Iterator[Memstore]:
+    with Memstore(store_url) as store:
+        yield store
+
+
+@pytest.fixture
+def chat_store(memstore: Memstore) -> MemstoreChatStore:
+    return MemstoreChatStore(memstore)
+
+
+@pytest.fixture
+def memory_store(memstore: Memstore) -> MemstoreMemoryChatStore:
+    return MemstoreMemoryChatStore(memstore)
+
+
+@pytest.fixture
+def kv_store(memstore: Memstore) -> MemstoreKVStore:
+    return MemstoreKVStore(memstore)
