@@ -375,3 +375,54 @@ async def test_async_twins(store: Memstore) -> None:
     assert (await buffer.alatest()) == page.messages[0]
     await buffer.adelete_msg(stored.id)
     assert await buffer.aclear() == 1
+
+
+def test_replace_swaps_the_whole_list_in_one_transaction(store: Memstore) -> None:
+    buffer = store.buffer("c1")
+    old = _fill(buffer, 4)
+    with pytest.raises(ValidationError):
+        buffer.replace([Message(role="user", content="ok"), "not a message"])  # type: ignore[list-item]
+    assert buffer.get_msg() == old, "an invalid batch leaves the old list untouched"
+    store.buffer("c2").add_msg(Message(role="user", content="theirs", id="taken"))
+    with pytest.raises(ConflictError):
+        buffer.replace([Message(role="user", content="x"), Message(role="user", content="y", id="taken")])
+    assert buffer.get_msg() == old, "a conflicting batch leaves the old list untouched"
+    new = buffer.replace(
+        [Message(role="user", content="new", id=old[0].id), Message(role="user", content="2")]
+    )
+    assert [m.content for m in buffer.get_msg()] == ["new", "2"]
+    assert [m.position for m in new] == [4, 5], "positions continue; ids of replaced messages may be reused"
+    assert buffer.replace([]) == []
+    assert buffer.length() == 0
+
+
+def test_offset_windows(store: Memstore) -> None:
+    buffer = store.buffer("c1")
+    _fill(buffer, 10)
+    assert _numbers(buffer.get_msg(3, offset=2)) == [2, 3, 4]
+    assert _numbers(buffer.get_msg(-3, offset=2)) == [5, 6, 7]
+    assert _numbers(buffer.get_msg(None, offset=8)) == [8, 9]
+    assert _numbers(buffer.get_msg(5, offset=8, role_include=["user"])) == []
+    assert _numbers(buffer.get_msg(2, offset=1, role_include=["user"])) == [2, 4]
+    for bad in ({"count": [1, 2], "offset": 1}, {"count": 2, "offset": -1}):
+        with pytest.raises(ValidationError):
+            buffer.get_msg(**bad)  # type: ignore[arg-type]
+
+
+def test_delete_oldest_none_deletes_and_returns_everything(store: Memstore) -> None:
+    buffer = store.buffer("c1")
+    stored = _fill(buffer, 6)
+    assert buffer.delete_oldest(2) == stored[:2]
+    assert buffer.delete_oldest(None) == stored[2:]
+    assert buffer.length() == 0
+
+
+def test_list_conversation_ids_pages_in_id_order(store: Memstore) -> None:
+    for name in ["b", "a_1", "a%2", "a3", "A4", "c"]:
+        store.buffer(name).add_msg(Message(role="user", content="x"))
+    assert store.conversations.list_conversation_ids() == sorted(["b", "a_1", "a%2", "a3", "A4", "c"])
+    assert store.conversations.list_conversation_ids("a") == ["a%2", "a3", "a_1"]
+    assert store.conversations.list_conversation_ids("a_") == ["a_1"]
+    first = store.conversations.list_conversation_ids(limit=2)
+    rest = store.conversations.list_conversation_ids(after=first[-1], limit=10)
+    assert first + rest == sorted(["b", "a_1", "a%2", "a3", "A4", "c"])

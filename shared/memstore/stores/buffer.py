@@ -78,12 +78,26 @@ class BufferStore:
 
         Positions continue the conversation unless every message carries its own (imports keep theirs).
         """
+        batch = self._prepare(messages)
+        if not batch:
+            return []
+        return self._backend.append(self.conversation_id, batch, datetime.now(timezone.utc))
+
+    def replace(self, messages: Iterable[Message]) -> list[Message]:
+        """Replace every message of the conversation with ``messages`` in one transaction.
+
+        Readers see the old list or the new one, never a mix or an empty list in between; an invalid batch
+        leaves the old list untouched. New positions continue after the old ones (positions are never reused).
+        """
+        batch = self._prepare(messages)
+        return self._backend.append(self.conversation_id, batch, datetime.now(timezone.utc), replace=True)
+
+    def _prepare(self, messages: Iterable[Message]) -> list[Message]:
+        """Validate a batch as a whole and give every message this conversation and an id."""
         batch = list(messages)
         for message in batch:
             if not isinstance(message, Message):
-                raise ValidationError(
-                    f"add_msgs takes memstore.Message objects, not {type(message).__name__}"
-                )
+                raise ValidationError(f"expected memstore.Message objects, not {type(message).__name__}")
             if message.conversation_id not in (None, self.conversation_id):
                 raise ValidationError(
                     f"message of conversation {message.conversation_id!r} added to {self.conversation_id!r}"
@@ -94,13 +108,10 @@ class BufferStore:
         ids = [m.id for m in batch if m.id is not None]
         if len(ids) != len(set(ids)):
             raise ValidationError("a batch holds the same message id twice")
-        if not batch:
-            return []
-        prepared = [
+        return [
             m.stored(conversation_id=self.conversation_id, id=m.id if m.id is not None else new_message_id())
             for m in batch
         ]
-        return self._backend.append(self.conversation_id, prepared, datetime.now(timezone.utc))
 
     def edit_msg(
         self,
@@ -150,11 +161,13 @@ class BufferStore:
             raise ValidationError(f"cannot move messages of {target!r} to the same conversation")
         return self._backend.take_oldest(self.conversation_id, count, target, datetime.now(timezone.utc))
 
-    def delete_oldest(self, count: int) -> list[Message]:
-        """Delete the oldest ``count`` messages (fewer if there are fewer) in one transaction; returns them,
-        oldest first. The other face of :meth:`move_oldest`: the same operation with no destination.
+    def delete_oldest(self, count: int | None) -> list[Message]:
+        """Delete the oldest ``count`` messages (fewer if there are fewer; None: all) in one transaction;
+        returns them, oldest first. The other face of :meth:`move_oldest`: the same operation with no
+        destination. ``delete_oldest(None)`` is :meth:`clear` that also hands back what it deleted.
         """
-        check_count(count, "count", minimum=0)
+        if count is not None:
+            check_count(count, "count", minimum=0)
         return self._backend.take_oldest(self.conversation_id, count, None, datetime.now(timezone.utc))
 
     # -- reads --------------------------------------------------------------------------------------------
@@ -183,14 +196,20 @@ class BufferStore:
         role_include: Iterable[str] | None = None,
         role_exclude: Iterable[str] | None = None,
         filter_meta: MetaFilter = None,
+        offset: int = 0,
     ) -> list[Message]:
         """Messages oldest first. ``count``: None all, ``n`` the first n, ``-n`` the last n,
         ``[page, size]`` page ``page`` (1-based) of ``size``; a negative page counts from the end, with pages
         aligned on the newest message: ``[-1, size]`` is the last ``size`` messages, ``[-2, size]`` the ones
-        before them. Filters select before counting.
+        before them. ``offset`` skips that many first (for ``-n``: newest) messages, for windows that are not
+        page-aligned; it does not combine with ``[page, size]``. Filters select before counting.
         """
         query, predicate = self._query(type_include, type_exclude, role_include, role_exclude, filter_meta)
-        descending, offset, limit = _window(count)
+        descending, skip, limit = _window(count)
+        check_count(offset, "offset", minimum=0)
+        if offset and not (count is None or isinstance(count, int)):
+            raise ValidationError("offset combines with an int or None count, not with [page, size]")
+        offset += skip
         if predicate is None:
             found = self._backend.select(
                 self.conversation_id, query.page(descending=descending, offset=offset, limit=limit)
@@ -321,6 +340,7 @@ class BufferStore:
     aclear = to_async(clear)
     amove_oldest = to_async(move_oldest)
     adelete_oldest = to_async(delete_oldest)
+    areplace = to_async(replace)
     alength = to_async(length)
     aget_msg = to_async(get_msg)
     aget_msg_by_cursor = to_async(get_msg_by_cursor)

@@ -95,7 +95,11 @@ class ChatBackend(Protocol):
     concurrent appenders, even in other processes, never collide; it creates the conversation if missing.
     """
 
-    def append(self, conversation_id: str, messages: Sequence[Message], now: datetime) -> list[Message]: ...
+    def append(
+        self, conversation_id: str, messages: Sequence[Message], now: datetime, *, replace: bool = False
+    ) -> list[Message]:
+        """Append (or, with ``replace``, delete every message first, in the same transaction)."""
+        ...
 
     def select(self, conversation_id: str, query: MessageQuery) -> list[Message]: ...
 
@@ -110,7 +114,7 @@ class ChatBackend(Protocol):
     def clear(self, conversation_id: str) -> int: ...
 
     def take_oldest(
-        self, conversation_id: str, count: int, target_id: str | None, now: datetime
+        self, conversation_id: str, count: int | None, target_id: str | None, now: datetime
     ) -> list[Message]:
         """Remove the oldest ``count`` messages (fewer if there are fewer) in one transaction, oldest first.
 
@@ -136,6 +140,8 @@ class ChatBackend(Protocol):
     ) -> list[Conversation]: ...
 
     def delete_conversation(self, conversation_id: str) -> bool: ...
+
+    def list_conversation_ids(self, prefix: str, after: str | None, limit: int) -> list[str]: ...
 
 
 def check_title(title: object) -> str | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from memstore._sync import to_async
-from memstore._validate import check_identifier
+from memstore._validate import check_identifier, check_text
 from memstore.errors import NotFoundError, ValidationError
 from memstore.models import Message
 from memstore.stores.buffer import BufferStore, CursorPage, MetaFilter
@@ -187,6 +187,19 @@ class ConversationManager:
         rows = rows[:count]
         return ConversationPage(rows, _encode_cursor(rows[-1]) if more and rows else None)
 
+    def list_conversation_ids(
+        self, prefix: str = "", *, after: str | None = None, limit: int = 1000
+    ) -> list[str]:
+        """Conversation ids in code-point order, starting with ``prefix``; page with ``after=<last id>``.
+
+        Unlike :meth:`get_conversations` (most recent first), this order does not move while conversations
+        are written, so a full walk sees every conversation that existed throughout.
+        """
+        check_count(limit, "limit", minimum=1)
+        if after is not None:
+            check_identifier(after, "after")
+        return self._backend.list_conversation_ids(check_text(prefix, "prefix"), after, limit)
+
     def get_conversation_by_msg(self, message_id: str) -> Conversation:
         """The conversation a message belongs to; NotFoundError if the message does not exist."""
         message = self._backend.get_message(check_identifier(message_id, "message id"))
@@ -250,6 +263,7 @@ class ConversationManager:
     adelete_conversation = to_async(delete_conversation)
     aget_conversations = to_async(get_conversations)
     aget_conversation_by_msg = to_async(get_conversation_by_msg)
+    alist_conversation_ids = to_async(list_conversation_ids)
     aget_conversation_messages = to_async(get_conversation_messages)
     aget_latest_message = to_async(get_latest_message)
     aget_messages_by_cursor = to_async(get_messages_by_cursor)

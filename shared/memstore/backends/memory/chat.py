@@ -55,22 +55,27 @@ class MemoryChatBackend:
             thread = self._threads[conversation_id] = _Thread(conversation)
         return thread
 
-    def append(self, conversation_id: str, batch: Sequence[Message], now: datetime) -> list[Message]:
+    def append(
+        self, conversation_id: str, batch: Sequence[Message], now: datetime, *, replace: bool = False
+    ) -> list[Message]:
         with self._lock:
             for message in batch:
-                if message.id in self._message_owner:
+                owner = self._message_owner.get(message.id or "")
+                if owner is not None and not (replace and owner == conversation_id):
                     raise ConflictError(f"buffer.append: message id {message.id!r} exists")
             thread = self._thread(conversation_id, now)
             given = [m.position for m in batch if m.position is not None]
-            taken = {m.position for m in thread.messages}
+            taken = set() if replace else {m.position for m in thread.messages}
             if given and (len(set(given)) != len(given) or taken.intersection(given)):
                 raise ConflictError("buffer.append: a message already holds that position")
             start = thread.next_position
             stored = [
-                m.replace(position=m.position if given else start + i, created_at=m.created_at or now)
+                m.stored(position=m.position if given else start + i, created_at=m.created_at or now)
                 for i, m in enumerate(batch)
             ]
             thread.next_position = max(thread.next_position, max(given) + 1) if given else start + len(batch)
+            if replace:
+                self.clear(conversation_id)
             thread.conversation = dataclasses.replace(thread.conversation, updated_at=now)
             for message in stored:
                 keys = [m.position or 0 for m in thread.messages]
@@ -130,7 +135,7 @@ class MemoryChatBackend:
             return cleared
 
     def take_oldest(
-        self, conversation_id: str, count: int, target_id: str | None, now: datetime
+        self, conversation_id: str, count: int | None, target_id: str | None, now: datetime
     ) -> list[Message]:
         with self._lock:
             source = self._threads.get(conversation_id)
@@ -144,7 +149,7 @@ class MemoryChatBackend:
                 return taken
             target = self._thread(target_id, now)
             start = target.next_position
-            moved = [m.replace(conversation_id=target_id, position=start + i) for i, m in enumerate(taken)]
+            moved = [m.stored(conversation_id=target_id, position=start + i) for i, m in enumerate(taken)]
             # Every position already in the target is below its counter, so appending keeps the order.
             target.messages.extend(moved)
             target.next_position = start + len(moved)
@@ -203,6 +208,11 @@ class MemoryChatBackend:
         if after is not None:
             found = [c for c in found if (c.updated_at, c.id) < after]
         return found[:limit]
+
+    def list_conversation_ids(self, prefix: str, after: str | None, limit: int) -> list[str]:
+        with self._lock:
+            ids = sorted(i for i in self._threads if i.startswith(prefix) and (after is None or i > after))
+        return ids[:limit]
 
     def delete_conversation(self, conversation_id: str) -> bool:
         with self._lock:

@@ -148,18 +148,24 @@ class SqlChatBackend:
             index_elements=[conversations.c.id], set_={"next_position": bump, "updated_at": now}
         ).returning(counter)
 
-    def append(self, conversation_id: str, batch: Sequence[Message], now: datetime) -> list[Message]:
+    def append(
+        self, conversation_id: str, batch: Sequence[Message], now: datetime, *, replace: bool = False
+    ) -> list[Message]:
         given = [m.position for m in batch if m.position is not None]
         up_to = max(given) + 1 if given else None
         reserve = self._reserve(conversation_id, now, count=len(batch), up_to=up_to)
+        clear = delete(messages).where(messages.c.conversation_id == conversation_id)
 
         def work(conn: Connection) -> list[Message]:
             start = conn.execute(reserve).scalar_one() - len(batch)
+            if replace:
+                conn.execute(clear)
             stored = [
                 m.stored(position=m.position if given else start + index, created_at=m.created_at or now)
                 for index, m in enumerate(batch)
             ]
-            conn.execute(messages.insert(), [_message_row(m) for m in stored])
+            if stored:
+                conn.execute(messages.insert(), [_message_row(m) for m in stored])
             return stored
 
         return self._db.run(work, write=True, operation="buffer.append")
@@ -242,7 +248,7 @@ class SqlChatBackend:
         )
 
     def take_oldest(
-        self, conversation_id: str, count: int, target_id: str | None, now: datetime
+        self, conversation_id: str, count: int | None, target_id: str | None, now: datetime
     ) -> list[Message]:
         # Lock the source's counter row first: appenders bump it, so they wait for the move (and the move for
         # them), and two takers of one conversation never pick the same rows. SQLite's single writer
@@ -264,7 +270,7 @@ class SqlChatBackend:
         )
 
         def work(conn: Connection) -> list[Message]:
-            if count == 0 or conn.execute(lock_source).first() is None:
+            if count == 0 or conn.execute(lock_source).first() is None:  # count None: every message
                 return []
             taken = [_message(row) for row in conn.execute(oldest)]
             if not taken:
@@ -377,6 +383,19 @@ class SqlChatBackend:
             lambda conn: [_conversation(row) for row in conn.execute(statement)],
             write=False,
             operation="conversations.list",
+        )
+
+    def list_conversation_ids(self, prefix: str, after: str | None, limit: int) -> list[str]:
+        statement = select(conversations.c.id).where(
+            func.substr(conversations.c.id, 1, len(prefix)) == prefix
+        )
+        if after is not None:
+            statement = statement.where(conversations.c.id > after)
+        statement = statement.order_by(conversations.c.id).limit(limit)
+        return self._db.run(
+            lambda conn: list(conn.execute(statement).scalars()),
+            write=False,
+            operation="conversations.list_ids",
         )
 
     def delete_conversation(self, conversation_id: str) -> bool:
