@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pydantic
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -113,5 +112,5 @@ def from_memstore(message: Message) -> BaseMessage:
     fields: dict[str, Any] = {**data, "content": message.content}
     try:
         return kind[0](**fields)
-    except (pydantic.ValidationError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError) as exc:  # pydantic.ValidationError is a ValueError
         raise ForeignDataError(f"{where} does not make a valid {kind[0].__name__}: {exc}") from exc
