@@ -224,7 +224,10 @@ def _validate(op: Op) -> None:
         if op.filter is not None:
             if not isinstance(op.filter, Mapping):
                 raise ValidationError(f"search filter must be a dict, not {type(op.filter).__name__}")
-            _check_condition(op.filter, "filter")
+            for field, condition in op.filter.items():
+                if not isinstance(field, str):
+                    raise ValidationError(f"filter fields are str, not {field!r}")
+                _check_condition(condition, f"filter[{field!r}]")
     elif isinstance(op, ListNamespacesOp):
         _check_page(op.limit, op.offset)
         for condition in op.match_conditions or ():

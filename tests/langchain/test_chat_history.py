@@ -250,6 +250,25 @@ def test_large_floats_round_trip(mstore: Memstore, store_url: str, request: pyte
     assert _dicts(history.messages) == _dicts(sent)
 
 
+def test_messages_read_back_are_independent_of_the_store(
+    mstore: Memstore, store_url: str, request: pytest.FixtureRequest
+) -> None:
+    if store_url == "memory://":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="core bug: the memory backend returns the stored metadata objects themselves, so "
+                "mutating a message read back changes the stored one",
+            )
+        )
+    history = _history(mstore)
+    sent = AIMessage("x", additional_kwargs={"a": {"b": 1}})
+    history.add_messages([sent])
+    sent.additional_kwargs["a"]["b"] = "changed after add"
+    history.messages[0].additional_kwargs["a"]["b"] = "changed after read"
+    assert history.messages[0].additional_kwargs == {"a": {"b": 1}}
+
+
 # -- windows and partial reads ----------------------------------------------------------------------------
 
 
