@@ -9,9 +9,9 @@ from langchain_core.stores import BaseStore
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from memstore import KVStore, KVValue, ValidationError
 
-__all__ = ["DEFAULT_NAMESPACE", "MemstoreByteStore"]
+__all__ = ["DEFAULT_KV_NAMESPACE", "MemstoreByteStore"]
 
-DEFAULT_NAMESPACE = "langchain_bytes"
+DEFAULT_KV_NAMESPACE = "langchain_bytes"
 """The KV namespace a :class:`MemstoreByteStore` uses unless told otherwise."""
 
 
@@ -19,8 +19,8 @@ class MemstoreByteStore(StoreOwner, BaseStore[str, bytes]):
     """Bytes by str key in one namespace of the memstore KV store: durable, shared across processes.
 
     Use it wherever LangChain takes a ``ByteStore``: the cache of ``CacheBackedEmbeddings``, the docstore of
-    a ``MultiVectorRetriever``... ``namespace`` keeps its keys apart from other users of the same database
-    (two stores with different namespaces never see each other's keys).
+    a ``MultiVectorRetriever``... ``kv_namespace`` keeps its keys apart from other users of the same
+    database (two stores with different KV namespaces never see each other's keys).
 
     What callers can rely on: :meth:`mset` and :meth:`mdelete` are atomic (one transaction each; a batch
     with an invalid key or a non-bytes value writes nothing and raises :class:`memstore.ValidationError`);
@@ -33,14 +33,15 @@ class MemstoreByteStore(StoreOwner, BaseStore[str, bytes]):
     it. The async methods run the same core calls off the event loop.
     """
 
-    def __init__(self, *, store: StoreArg = None, namespace: str = DEFAULT_NAMESPACE) -> None:
+    def __init__(self, *, store: StoreArg = None, kv_namespace: str = DEFAULT_KV_NAMESPACE) -> None:
         self._store, self._owns_store = open_store(store)
         try:
-            self._kv: KVStore = self._store.kv.namespace_store(namespace)
+            self._kv: KVStore = self._store.kv.namespace_store(kv_namespace)
         except BaseException:
             self.close()
             raise
-        self.namespace = namespace
+        self.kv_namespace = kv_namespace
+        """The core KV namespace holding this store's entries."""
 
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
         """The values of ``keys``, in order; None for a missing key."""
@@ -76,7 +77,7 @@ class MemstoreByteStore(StoreOwner, BaseStore[str, bytes]):
             yield key
 
     def __repr__(self) -> str:
-        return f"MemstoreByteStore(namespace={self.namespace!r})"
+        return f"MemstoreByteStore(kv_namespace={self.kv_namespace!r})"
 
 
 def _checked(pairs: Sequence[tuple[str, bytes]]) -> list[tuple[str, KVValue]]:

@@ -1,12 +1,12 @@
 """``MemstoreGraphStore``: LangGraph's long-term memory store (``BaseStore``) over the memstore KV store.
 
-Each item is one entry of the memstore KV store, in a namespace of its own (``langgraph_store`` unless told
-otherwise). The entry's key encodes the item's namespace tuple and key: every label followed by ``.``, then
-one more ``.``, then the item key, so ``("users", "42")`` / ``"prefs"`` is ``users.42..prefs``. LangGraph
-forbids ``.`` and empty labels, so the first ``..`` always ends the namespace (the item key may hold any
-text, dots included), and the namespaces under a prefix tuple are exactly the entries whose key starts
-with that prefix's encoding: a search is one prefix scan. The entry's value is the JSON text
-``{"value": ..., "created_at": ..., "updated_at": ...}`` (ISO-8601, UTC).
+Each item is one entry of the memstore KV store, in a KV namespace of its own (``kv_namespace``,
+``langgraph_store`` by default). The entry's key encodes the item's namespace tuple and key: every label
+followed by ``.``, then one more ``.``, then the item key, so ``("users", "42")`` / ``"prefs"`` is
+``users.42..prefs``. LangGraph forbids ``.`` and empty labels, so the first ``..`` always ends the
+namespace (the item key may hold any text, dots included), and the namespaces under a prefix tuple are
+exactly the entries whose key starts with that prefix's encoding: a search is one prefix scan. The entry's
+value is the JSON text ``{"value": ..., "created_at": ..., "updated_at": ...}`` (ISO-8601, UTC).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from langchain_memstore.errors import ForeignDataError
 from memstore import KVStore, KVValue, ValidationError
 
-__all__ = ["DEFAULT_NAMESPACE", "MemstoreGraphStore"]
+__all__ = ["DEFAULT_KV_NAMESPACE", "MemstoreGraphStore"]
 
-DEFAULT_NAMESPACE = "langgraph_store"
+DEFAULT_KV_NAMESPACE = "langgraph_store"
 """The KV namespace a :class:`MemstoreGraphStore` keeps its items in unless told otherwise."""
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
@@ -81,14 +81,15 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
     it. :meth:`abatch` runs :meth:`batch` off the event loop.
     """
 
-    def __init__(self, *, store: StoreArg = None, namespace: str = DEFAULT_NAMESPACE) -> None:
+    def __init__(self, *, store: StoreArg = None, kv_namespace: str = DEFAULT_KV_NAMESPACE) -> None:
         self._store, self._owns_store = open_store(store)
         try:
-            self._kv: KVStore = self._store.kv.namespace_store(namespace)
+            self._kv: KVStore = self._store.kv.namespace_store(kv_namespace)
         except BaseException:
             self.close()
             raise
-        self.namespace = namespace
+        self.kv_namespace = kv_namespace
+        """The core KV namespace holding this store's entries."""
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` and return one result per op, in order (see the class docstring for semantics)."""
@@ -105,7 +106,7 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
                 results[index] = self._search(op)
             elif isinstance(op, ListNamespacesOp):
                 results[index] = self._list_namespaces(op)
-        puts = {(op.namespace, op.key): op for op in ops if isinstance(op, PutOp)}
+        puts = {(tuple(op.namespace), op.key): op for op in ops if isinstance(op, PutOp)}
         if puts:
             self._write(list(puts.values()))
         return results
@@ -167,7 +168,7 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             self._kv.mdelete(deletes)
 
     def __repr__(self) -> str:
-        return f"MemstoreGraphStore(namespace={self.namespace!r})"
+        return f"MemstoreGraphStore(kv_namespace={self.kv_namespace!r})"
 
 
 # -- keys and records ---------------------------------------------------------------------------------------

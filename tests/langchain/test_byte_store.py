@@ -35,8 +35,8 @@ class TestMemstoreByteStoreAsync(BaseStoreAsyncTests[bytes]):
 
 
 def test_namespaces_keep_stores_apart(mstore: Memstore) -> None:
-    first = MemstoreByteStore(store=mstore, namespace="cache-a")
-    second = MemstoreByteStore(store=mstore, namespace="cache-b")
+    first = MemstoreByteStore(store=mstore, kv_namespace="cache-a")
+    second = MemstoreByteStore(store=mstore, kv_namespace="cache-b")
     first.mset([("k", b"a")])
     second.mset([("k", b"b"), ("only-b", b"x")])
     assert first.mget(["k", "only-b"]) == [b"a", None]
@@ -75,7 +75,7 @@ async def test_bad_batch_writes_nothing(mstore: Memstore, pairs: list[tuple[str,
 
 
 def test_text_written_through_the_core_reads_as_utf8_bytes(mstore: Memstore) -> None:
-    store = MemstoreByteStore(store=mstore, namespace="shared")
+    store = MemstoreByteStore(store=mstore, kv_namespace="shared")
     mstore.kv.namespace_store("shared").set("greeting", "héllo")
     assert store.mget(["greeting"]) == ["héllo".encode()]
 
@@ -106,7 +106,7 @@ async def test_cache_backed_embeddings_hit_the_cache(mstore: Memstore) -> None:
         "langchain_classic.embeddings", reason="CacheBackedEmbeddings lives in langchain-classic"
     )
     underlying = _CountingEmbeddings()
-    byte_store = MemstoreByteStore(store=mstore, namespace="embeddings-cache")
+    byte_store = MemstoreByteStore(store=mstore, kv_namespace="embeddings-cache")
     cached = cache_module.CacheBackedEmbeddings.from_bytes_store(
         underlying, byte_store, namespace="counting", key_encoder="sha256"
     )

@@ -42,7 +42,7 @@ Namespace = tuple[str, ...]
 
 
 def _graph_store(store: Memstore) -> MemstoreGraphStore:
-    return MemstoreGraphStore(store=store, namespace=f"graph-{uuid.uuid4().hex}")
+    return MemstoreGraphStore(store=store, kv_namespace=f"graph-{uuid.uuid4().hex}")
 
 
 def _triples(items: list[SearchItem]) -> set[tuple[Namespace, str, str]]:
@@ -383,7 +383,7 @@ def test_no_index_argument_yet() -> None:
 
 def test_foreign_entries_in_the_namespace_are_typed_errors(mstore: Memstore) -> None:
     store = _graph_store(mstore)
-    kv = mstore.kv.namespace_store(store.namespace)
+    kv = mstore.kv.namespace_store(store.kv_namespace)
     kv.set("no-terminator", "{}")
     with pytest.raises(ForeignDataError, match="no-terminator"):
         store.list_namespaces()
