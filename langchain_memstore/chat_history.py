@@ -1,0 +1,115 @@
+"""``MemstoreChatMessageHistory``: LangChain's chat message history over a memstore conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.messages import BaseMessage
+
+from langchain_memstore._store import StoreArg, StoreOwner, open_store
+from langchain_memstore.messages import from_memstore, to_memstore
+from memstore import BufferStore, Message, ValidationError
+
+__all__ = ["MemstoreChatMessageHistory"]
+
+
+def _check_count(value: object, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(f"{what} must be an int >= {minimum}, not {value!r}")
+    return value
+
+
+class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
+    """The messages of one chat session, kept in a memstore conversation (SQLite, PostgreSQL or memory).
+
+    ``session_id`` is the core conversation id, so the same history is reachable as
+    ``Memstore.buffer(session_id)`` with the core's filters and cursors. Any non-empty str of at most
+    1024 UTF-8 bytes without NUL or lone surrogates works (quotes and SQL text are just text); anything else
+    raises :class:`memstore.ValidationError` here, before anything is read or written.
+
+    Messages map losslessly (see :mod:`langchain_memstore.messages` for the table): what
+    :attr:`messages` returns equals what was added, tool calls, usage metadata and ids included.
+    :meth:`add_messages` is one transaction: a batch with one unstorable message (say a ``bytes`` in
+    ``additional_kwargs``) raises :class:`memstore.ValidationError` and writes nothing.
+
+    ``window=k`` makes :attr:`messages` (and :meth:`aget_messages`) return only the last ``k`` messages,
+    read with one indexed query of ``k`` rows: wrapped in ``RunnableWithMessageHistory``, a session of
+    100k messages costs the same per turn as one of ``k``. :meth:`get_last` reads the last ``k`` without
+    a window. Note that LangChain deprecated this interface (removal in 2.0); for new code, LangGraph's
+    persistence with :class:`langchain_memstore.MemstoreGraphStore` is the recommended path.
+
+    ``store`` is a :class:`memstore.Memstore` (shared, never closed here), a SQL URL, or None for the
+    embedded default; a store built from a URL or None belongs to this object and :meth:`close` releases
+    it. Every method has an async twin (``aget_messages``, ``aadd_messages``, ``aclear``, ``aget_last``)
+    that runs the same core call off the event loop.
+    """
+
+    def __init__(self, session_id: str, *, store: StoreArg = None, window: int | None = None) -> None:
+        super().__init__()
+        self.window = None if window is None else _check_count(window, "window", 1)
+        """Only the last ``window`` messages are returned by :attr:`messages` (None: all of them)."""
+        self._store, self._owns_store = open_store(store)
+        try:
+            self._buffer: BufferStore = self._store.buffer(session_id)
+        except BaseException:
+            self.close()
+            raise
+        self.session_id = session_id
+
+    # -- reads --------------------------------------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        """The session's messages, oldest first (only the last :attr:`window` ones if a window is set)."""
+        return _from_core(self._buffer.get_msg(self._count()))
+
+    async def aget_messages(self) -> list[BaseMessage]:
+        """Async twin of :attr:`messages`."""
+        return _from_core(await self._buffer.aget_msg(self._count()))
+
+    def get_last(self, k: int) -> list[BaseMessage]:
+        """The last ``k`` messages, oldest first; reads only those ``k`` rows (``k=0`` gives [])."""
+        return _from_core(self._buffer.get_msg(-_check_count(k, "k", 0)))
+
+    async def aget_last(self, k: int) -> list[BaseMessage]:
+        """Async twin of :meth:`get_last`."""
+        return _from_core(await self._buffer.aget_msg(-_check_count(k, "k", 0)))
+
+    # -- writes -------------------------------------------------------------------------------------------
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Append ``messages`` in order, in one transaction (all or nothing)."""
+        self._buffer.add_msgs(_to_core(messages))
+
+    async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Async twin of :meth:`add_messages`."""
+        await self._buffer.aadd_msgs(_to_core(messages))
+
+    def clear(self) -> None:
+        """Delete every message of the session."""
+        self._buffer.clear()
+
+    async def aclear(self) -> None:
+        """Async twin of :meth:`clear`."""
+        await self._buffer.aclear()
+
+    def _count(self) -> int | None:
+        return None if self.window is None else -self.window
+
+    def __repr__(self) -> str:
+        return f"MemstoreChatMessageHistory(session_id={self.session_id!r}, window={self.window!r})"
+
+
+def _to_core(messages: Sequence[BaseMessage]) -> list[Message]:
+    converted = []
+    for index, message in enumerate(messages):
+        try:
+            converted.append(to_memstore(message))
+        except ValidationError as exc:
+            raise ValidationError(f"message {index} of the batch: {exc}") from exc
+    return converted
+
+
+def _from_core(messages: list[Message]) -> list[BaseMessage]:
+    return [from_memstore(message) for message in messages]
