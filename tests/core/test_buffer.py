@@ -426,3 +426,22 @@ def test_list_conversation_ids_pages_in_id_order(store: Memstore) -> None:
     first = store.conversations.list_conversation_ids(limit=2)
     rest = store.conversations.list_conversation_ids(after=first[-1], limit=10)
     assert first + rest == sorted(["b", "a_1", "a%2", "a3", "A4", "c"])
+
+
+def test_numbers_round_trip_exactly(store: Memstore) -> None:
+    metadata = {"big": 5.342727723733549e16, "huge": 1e300, "tiny": 5e-324, "int": 2**62, "neg": -0.0}
+    stored = store.buffer("c1").add_msg(Message(role="user", content="x", metadata=metadata))
+    read = store.buffer("c1").get_msg_by_id(stored.id or "")
+    assert read.metadata == metadata
+    assert [type(v) for v in read.metadata.values()] == [float, float, float, int, float]
+
+
+def test_stored_messages_share_no_mutable_state_with_callers(store: Memstore) -> None:
+    buffer = store.buffer("c1")
+    sent = Message(role="user", content=[{"type": "text", "text": "a"}], metadata={"a": {"b": 1}})
+    buffer.add_msg(sent)
+    sent.metadata["a"]["b"] = "changed after add"
+    buffer.get_msg()[0].metadata["a"]["b"] = "changed after read"
+    buffer.get_msg()[0].content[0]["text"] = "changed"  # type: ignore[index]
+    assert buffer.get_msg()[0].metadata == {"a": {"b": 1}}
+    assert buffer.get_msg()[0].content == [{"type": "text", "text": "a"}]

@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.dialects.postgresql import JSONB
 
 from memstore import Database, ValidationError
 from memstore.backends.sql.filters import compile_filter
+from memstore.backends.sql.schema import JsonDocument
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range, matches, parse_filter
 
 RECORDS: list[dict[str, Any]] = [
@@ -68,7 +68,7 @@ def probe(sql_url: str) -> Any:
         "filter_probe",
         sa.MetaData(),
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("data", sa.JSON().with_variant(JSONB(), "postgresql")),
+        sa.Column("data", JsonDocument()),
     )
     table.create(database.engine)
     with database.engine.begin() as conn:

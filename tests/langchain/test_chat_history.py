@@ -235,32 +235,16 @@ def test_generated_messages_round_trip(mstore: Memstore, batch: list[BaseMessage
     assert _dicts(history.messages) == _dicts(batch)
 
 
-def test_large_floats_round_trip(mstore: Memstore, store_url: str, request: pytest.FixtureRequest) -> None:
-    if store_url.startswith("postgresql"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="core bug: PostgreSQL JSONB metadata returns floats >= 1e16 as ints "
-                "(5.342727723733549e16 reads back as 53427277237335490)",
-            )
-        )
+def test_large_floats_round_trip(mstore: Memstore) -> None:
+    # Found a core bug: jsonb rewrote 5.342727723733549e16 as an int; the core now stores json on PostgreSQL.
     history = _history(mstore)
     sent: list[BaseMessage] = [AIMessage("x", response_metadata={"big": 5.342727723733549e16, "huge": 1e300})]
     history.add_messages(sent)
     assert _dicts(history.messages) == _dicts(sent)
 
 
-def test_messages_read_back_are_independent_of_the_store(
-    mstore: Memstore, store_url: str, request: pytest.FixtureRequest
-) -> None:
-    if store_url == "memory://":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="core bug: the memory backend returns the stored metadata objects themselves, so "
-                "mutating a message read back changes the stored one",
-            )
-        )
+def test_messages_read_back_are_independent_of_the_store(mstore: Memstore) -> None:
+    # Found a core bug: the memory backend handed out its stored objects; it now stores and returns copies.
     history = _history(mstore)
     sent = AIMessage("x", additional_kwargs={"a": {"b": 1}})
     history.add_messages([sent])

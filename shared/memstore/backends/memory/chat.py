@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import copy
 import dataclasses
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from memstore.errors import ConflictError, NotFoundError
 from memstore.filters import matches
@@ -14,6 +16,17 @@ from memstore.models import Message
 from memstore.stores.chat import Conversation, MessageQuery, Platform
 
 __all__ = ["MemoryChatBackend"]
+
+_Record = TypeVar("_Record", Conversation, Platform)
+
+
+def _detached(message: Message) -> Message:
+    """A copy sharing no mutable object with the caller: what is stored changes only through the store."""
+    return message.stored(content=copy.deepcopy(message.content), metadata=copy.deepcopy(message.metadata))
+
+
+def _detached_record(record: _Record) -> _Record:
+    return dataclasses.replace(record, metadata=copy.deepcopy(record.metadata))
 
 
 def _selected(message: Message, query: MessageQuery) -> bool:
@@ -70,7 +83,9 @@ class MemoryChatBackend:
                 raise ConflictError("buffer.append: a message already holds that position")
             start = thread.next_position
             stored = [
-                m.stored(position=m.position if given else start + i, created_at=m.created_at or now)
+                _detached(
+                    m.stored(position=m.position if given else start + i, created_at=m.created_at or now)
+                )
                 for i, m in enumerate(batch)
             ]
             thread.next_position = max(thread.next_position, max(given) + 1) if given else start + len(batch)
@@ -81,7 +96,7 @@ class MemoryChatBackend:
                 keys = [m.position or 0 for m in thread.messages]
                 thread.messages.insert(bisect.bisect(keys, message.position or 0), message)
                 self._message_owner[message.id or ""] = conversation_id
-            return stored
+            return [_detached(m) for m in stored]
 
     def _matching(self, conversation_id: str, query: MessageQuery) -> list[Message]:
         thread = self._threads.get(conversation_id)
@@ -91,8 +106,8 @@ class MemoryChatBackend:
     def select(self, conversation_id: str, query: MessageQuery) -> list[Message]:
         with self._lock:
             found = self._matching(conversation_id, query)
-        end = None if query.limit is None else query.offset + query.limit
-        return found[query.offset : end]
+            end = None if query.limit is None else query.offset + query.limit
+            return [_detached(m) for m in found[query.offset : end]]
 
     def count(self, conversation_id: str, query: MessageQuery) -> int:
         with self._lock:
@@ -103,7 +118,7 @@ class MemoryChatBackend:
             owner = self._message_owner.get(message_id)
             if owner is None:
                 return None
-            return next(m for m in self._threads[owner].messages if m.id == message_id)
+            return _detached(next(m for m in self._threads[owner].messages if m.id == message_id))
 
     def update_message(self, message: Message) -> None:
         with self._lock:
@@ -111,7 +126,8 @@ class MemoryChatBackend:
             if owner is None:
                 raise NotFoundError(f"no message {message.id!r}")
             thread = self._threads[owner]
-            thread.messages = [message if m.id == message.id else m for m in thread.messages]
+            stored = _detached(message)
+            thread.messages = [stored if m.id == message.id else m for m in thread.messages]
 
     def delete_message(self, conversation_id: str, message_id: str) -> Message | None:
         with self._lock:
@@ -156,21 +172,25 @@ class MemoryChatBackend:
             target.conversation = dataclasses.replace(target.conversation, updated_at=now)
             for message in moved:
                 self._message_owner[message.id or ""] = target_id
-            return moved
+            return [_detached(m) for m in moved]
 
     def save_platform(self, platform: Platform, *, create: bool) -> None:
         with self._lock:
             if create and platform.id in self._platforms:
                 raise ConflictError(f"platform {platform.id!r} exists")
-            self._platforms[platform.id] = platform
+            self._platforms[platform.id] = _detached_record(platform)
 
     def get_platform(self, platform_id: str) -> Platform | None:
         with self._lock:
-            return self._platforms.get(platform_id)
+            found = self._platforms.get(platform_id)
+            return None if found is None else _detached_record(found)
 
     def list_platforms(self) -> list[Platform]:
         with self._lock:
-            return sorted(self._platforms.values(), key=lambda p: (p.created_at, p.id))
+            return [
+                _detached_record(p)
+                for p in sorted(self._platforms.values(), key=lambda p: (p.created_at, p.id))
+            ]
 
     def delete_platform(self, platform_id: str) -> bool:
         with self._lock:
@@ -186,21 +206,21 @@ class MemoryChatBackend:
             if create:
                 if conversation.id in self._threads:
                     raise ConflictError(f"conversation {conversation.id!r} exists")
-                self._threads[conversation.id] = _Thread(conversation)
+                self._threads[conversation.id] = _Thread(_detached_record(conversation))
             else:
-                self._threads[conversation.id].conversation = conversation
+                self._threads[conversation.id].conversation = _detached_record(conversation)
 
     def get_conversation(self, conversation_id: str) -> Conversation | None:
         with self._lock:
             thread = self._threads.get(conversation_id)
-            return None if thread is None else thread.conversation
+            return None if thread is None else _detached_record(thread.conversation)
 
     def list_conversations(
         self, platform_id: str | None, after: tuple[datetime, str] | None, limit: int
     ) -> list[Conversation]:
         with self._lock:
             found = [
-                t.conversation
+                _detached_record(t.conversation)
                 for t in self._threads.values()
                 if platform_id is None or t.conversation.platform_id == platform_id
             ]

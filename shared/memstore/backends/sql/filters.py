@@ -66,10 +66,10 @@ class _PostgresJson:
     _KIND = {"string": "string", "number": "number", "boolean": "boolean"}
 
     def kind(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
-        return func.jsonb_typeof(func.jsonb_extract_path(column, *field))
+        return func.json_typeof(func.json_extract_path(column, *field))
 
     def text(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
-        return func.jsonb_extract_path_text(column, *field)
+        return func.json_extract_path_text(column, *field)
 
     def number(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
         return case((self.kind(column, field) == "number", cast(self.text(column, field), Float)), else_=None)

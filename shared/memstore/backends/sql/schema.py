@@ -26,7 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 
 from memstore._validate import dumps
 
@@ -75,11 +75,13 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class JsonDocument(TypeDecorator[Any]):
-    """A JSON column: ``jsonb`` on PostgreSQL, JSON text on SQLite (both read by ``backends.sql.filters``).
+    """A JSON column: ``json`` on PostgreSQL, JSON text on SQLite (both read by ``backends.sql.filters``).
 
-    On SQLite the text is written with ``_validate.dumps`` (the SQLite filters rely on how keys are written)
-    and read with ``json.loads`` directly: SQLAlchemy's generic JSON processing costs several times more per
-    row, and rows are the hot path of every read. Python ``None`` is SQL NULL.
+    PostgreSQL's ``json`` keeps the document's text, where ``jsonb`` normalises numbers (``5.3e16`` would come
+    back as the int ``53000000000000000``): documents round-trip exactly, as on SQLite. On SQLite the text is
+    written with ``_validate.dumps`` (the SQLite filters rely on how keys are written) and read with
+    ``json.loads`` directly, which costs a fraction of SQLAlchemy's generic JSON processing on the hot path of
+    every read. Python ``None`` is SQL NULL.
     """
 
     impl = Text
@@ -87,7 +89,7 @@ class JsonDocument(TypeDecorator[Any]):
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(JSONB(none_as_null=True))
+            return dialect.type_descriptor(JSON(none_as_null=True))
         return dialect.type_descriptor(Text())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
