@@ -216,3 +216,44 @@ def test_sync_api_works_inside_a_running_event_loop(kv: KVStore) -> None:
         return kv.get("from-loop")
 
     assert asyncio.run(main()) == "ok"
+
+
+def test_ttl_expires_entries_and_purge_removes_them(kv: KVStore) -> None:
+    kv.set("short", "a", ttl=0.2)
+    kv.mset({"batch-1": "b", "batch-2": b"c"}, ttl=0.2)
+    kv.set("forever", "d")
+    assert kv.keys() == ["batch-1", "batch-2", "forever", "short"]
+    time.sleep(0.3)
+    assert kv.keys() == ["forever"]
+    assert kv.mget(["short", "batch-1", "forever"]) == [None, None, "d"]
+    assert kv.purge_expired() == 3
+    assert kv.purge_expired() == 0
+    assert kv.exclusive_set("short", "new owner") is True
+
+
+def test_touch_extends_only_live_keys(kv: KVStore) -> None:
+    kv.set("a", "1", ttl=0.3)
+    kv.set("b", "2", ttl=0.1)
+    kv.set("c", "3")
+    time.sleep(0.15)
+    assert kv.touch({"a": 5, "b": 5, "c": None, "missing": 5}) == 2, "b had expired; c is made permanent"
+    time.sleep(0.25)
+    assert kv.keys() == ["a", "c"]
+    assert kv.touch({"a": None}) == 1
+    with pytest.raises(ValidationError):
+        kv.touch({"a": -1})
+
+
+def test_write_puts_and_deletes_in_one_transaction(kv: KVStore) -> None:
+    kv.mset({"old-1": "x", "old-2": "y", "keep": "z"})
+    assert kv.write({"new": "n", "old-2": "replaced"}, ["old-1", "old-2", "never-was"]) == 2
+    assert kv.get_by_prefix("") == {"keep": "z", "new": "n", "old-2": "replaced"}
+    with pytest.raises(ValidationError):
+        kv.write({"fine": "v"}, ["bad\x00key"])
+    assert kv.get("fine") is None, "validated before anything is written"
+    assert kv.write() == 0
+
+
+def test_keys_reads_no_values(kv: KVStore) -> None:
+    kv.mset({f"k{i}": "x" * 1000 for i in range(5)})
+    assert kv.keys("k") == [f"k{i}" for i in range(5)]

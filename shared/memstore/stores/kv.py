@@ -1,4 +1,4 @@
-"""``KVStore``: namespaced keys to str/bytes values, with a cross-process ``exclusive_set`` lease."""
+"""``KVStore``: namespaced keys to str/bytes values, with expiry and a cross-process lease."""
 
 from __future__ import annotations
 
@@ -27,17 +27,24 @@ class KVBackend(Protocol):
     Entries whose ``expires_at`` is at or before ``now`` are treated as absent by every read.
     """
 
-    def put(self, namespace: str, items: Sequence[tuple[str, StoredValue]]) -> None:
-        """Upsert all items in one atomic write; clears any expiry."""
+    def write(
+        self,
+        namespace: str,
+        puts: Sequence[tuple[str, StoredValue]],
+        deletes: Sequence[str],
+        expires_at: float | None,
+    ) -> int:
+        """In one atomic write, delete ``deletes`` then upsert ``puts`` (expiring at ``expires_at``, None:
+        never); return how many of ``deletes`` were stored."""
 
     def get(self, namespace: str, keys: Sequence[str], now: float) -> dict[str, StoredValue]:
         """The live entries among ``keys``."""
 
-    def delete(self, namespace: str, keys: Sequence[str]) -> int:
-        """Delete ``keys`` in one atomic write; return how many existed."""
-
     def scan(self, namespace: str, prefix: str, now: float) -> list[tuple[str, StoredValue]]:
         """The live entries whose key starts with ``prefix`` (literally: no wildcards), ordered by key."""
+
+    def scan_keys(self, namespace: str, prefix: str, now: float) -> list[str]:
+        """The live keys starting with ``prefix``, ordered, without reading their values."""
 
     def delete_prefix(self, namespace: str, prefix: str) -> int:
         """Delete every entry whose key starts with ``prefix``; return how many."""
@@ -47,13 +54,21 @@ class KVBackend(Protocol):
     ) -> bool:
         """Write ``key`` only if it is absent or expired, atomically across processes; True if written."""
 
+    def touch(self, namespace: str, expiries: Sequence[tuple[str, float | None]], now: float) -> int:
+        """Set a new expiry on each live key in one atomic write; return how many were live."""
+
+    def purge_expired(self, namespace: str, now: float) -> int:
+        """Delete the expired entries; return how many."""
+
 
 class KVStore:
     """A key-value store in one namespace (several applications can share one database).
 
     Keys are non-empty str (no NUL, at most 1024 UTF-8 bytes). Values are ``str`` or ``bytes`` and come back
-    in the type they were stored as, byte-identical. Batches (:meth:`mset`, :meth:`mdelete`) are atomic.
-    Reach it as ``Memstore.kv``; :meth:`namespace` gives the same store in another namespace.
+    in the type they were stored as, byte-identical. Every batch is atomic. An entry may expire (``ttl``
+    seconds after it was written or touched); an expired entry reads as absent everywhere and is removed by
+    :meth:`purge_expired` or overwritten by the next write. Reach it as ``Memstore.kv``;
+    :meth:`namespace_store` gives the same store in another namespace.
     """
 
     def __init__(self, backend: KVBackend, namespace: str = "default") -> None:
@@ -66,16 +81,34 @@ class KVStore:
 
     # -- writes -------------------------------------------------------------------------------------------
 
-    def set(self, key: str, value: KVValue) -> None:
-        """Store ``value`` under ``key`` (replacing any value and expiry)."""
-        self.mset([(key, value)])
+    def set(self, key: str, value: KVValue, *, ttl: float | None = None) -> None:
+        """Store ``value`` under ``key`` (replacing it); it expires after ``ttl`` seconds, or never (None)."""
+        self.write([(key, value)], ttl=ttl)
 
-    def mset(self, items: Mapping[str, KVValue] | Iterable[tuple[str, KVValue]]) -> None:
+    def mset(
+        self, items: Mapping[str, KVValue] | Iterable[tuple[str, KVValue]], *, ttl: float | None = None
+    ) -> None:
         """Store several entries in one transaction: all are written or, on any invalid item, none."""
-        pairs = items.items() if isinstance(items, Mapping) else items
+        self.write(items, ttl=ttl)
+
+    def write(
+        self,
+        puts: Mapping[str, KVValue] | Iterable[tuple[str, KVValue]] = (),
+        deletes: Iterable[str] = (),
+        *,
+        ttl: float | None = None,
+    ) -> int:
+        """Delete ``deletes`` and store ``puts`` in one transaction (a key in both ends up stored).
+
+        Everything is validated before anything is written. Returns how many of ``deletes`` were stored.
+        """
+        pairs = puts.items() if isinstance(puts, Mapping) else puts
         encoded = [(_check_key(key), _encode(value)) for key, value in pairs]
-        if encoded:
-            self._backend.put(self.namespace, encoded)
+        doomed = [_check_key(key) for key in deletes]
+        expires_at = _expires_at(ttl, time.time())
+        if not encoded and not doomed:
+            return 0
+        return self._backend.write(self.namespace, encoded, doomed, expires_at)
 
     def exclusive_set(self, key: str, value: KVValue, expiry: float | None = None) -> bool:
         """Set ``key`` only if nobody holds it; True for the one caller that won.
@@ -84,25 +117,30 @@ class KVStore:
         winner holds the key for ``expiry`` seconds (``None``: until deleted); after that, exactly one new
         caller can win it. An expired entry also reads as absent.
         """
-        if expiry is not None and (
-            isinstance(expiry, bool)
-            or not isinstance(expiry, int | float)
-            or not math.isfinite(expiry)
-            or expiry <= 0
-        ):
-            raise ValidationError("expiry must be a positive number of seconds or None")
         now = time.time()
-        expires_at = None if expiry is None else now + float(expiry)
+        expires_at = _expires_at(expiry, now)
         return self._backend.claim(self.namespace, _check_key(key), _encode(value), expires_at, now)
 
+    def touch(self, expiries: Mapping[str, float | None]) -> int:
+        """Give live keys a new time to live (seconds from now; None: never expire), in one transaction.
+
+        Keys that are missing or already expired are left alone. Returns how many keys were live.
+        """
+        now = time.time()
+        checked = [(_check_key(key), _expires_at(ttl, now)) for key, ttl in expiries.items()]
+        return self._backend.touch(self.namespace, checked, now) if checked else 0
+
+    def purge_expired(self) -> int:
+        """Delete the expired entries of this namespace; returns how many (reads already skip them)."""
+        return self._backend.purge_expired(self.namespace, time.time())
+
     def delete(self, key: str) -> bool:
-        """Delete ``key``; True if it existed."""
+        """Delete ``key``; True if it was stored."""
         return self.mdelete([key]) > 0
 
     def mdelete(self, keys: Iterable[str]) -> int:
-        """Delete several keys in one transaction; return how many existed."""
-        checked = [_check_key(key) for key in keys]
-        return self._backend.delete(self.namespace, checked) if checked else 0
+        """Delete several keys in one transaction; return how many were stored."""
+        return self.write(deletes=keys)
 
     def delete_by_prefix(self, prefix: str) -> int:
         """Delete every key starting with ``prefix`` (taken literally: ``%`` and ``_`` are not wildcards)."""
@@ -132,12 +170,15 @@ class KVStore:
         return {key: _decode(value) for key, value in rows}
 
     def keys(self, prefix: str = "") -> list[str]:
-        """The keys starting with ``prefix`` (all keys by default), ordered."""
-        return list(self.get_by_prefix(prefix))
+        """The keys starting with ``prefix`` (all keys by default), ordered; values are not read."""
+        return self._backend.scan_keys(self.namespace, check_text(prefix, "key prefix"), time.time())
 
     aset = to_async(set)
     amset = to_async(mset)
+    awrite = to_async(write)
     aexclusive_set = to_async(exclusive_set)
+    atouch = to_async(touch)
+    apurge_expired = to_async(purge_expired)
     adelete = to_async(delete)
     amdelete = to_async(mdelete)
     adelete_by_prefix = to_async(delete_by_prefix)
@@ -149,6 +190,14 @@ class KVStore:
 
     def __repr__(self) -> str:
         return f"KVStore(namespace={self.namespace!r})"
+
+
+def _expires_at(ttl: object, now: float) -> float | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl <= 0:
+        raise ValidationError("a time to live (ttl / expiry) is a positive number of seconds, or None")
+    return now + float(ttl)
 
 
 def _check_key(key: object) -> str:

@@ -17,13 +17,22 @@ class MemoryKVBackend:
         self._lock = threading.RLock()
         self._data: dict[tuple[str, str], tuple[StoredValue, float | None]] = {}
 
-    def _live(self, entry: tuple[StoredValue, float | None], now: float) -> bool:
+    @staticmethod
+    def _live(entry: tuple[StoredValue, float | None], now: float) -> bool:
         return entry[1] is None or entry[1] > now
 
-    def put(self, namespace: str, items: Sequence[tuple[str, StoredValue]]) -> None:
+    def write(
+        self,
+        namespace: str,
+        puts: Sequence[tuple[str, StoredValue]],
+        deletes: Sequence[str],
+        expires_at: float | None,
+    ) -> int:
         with self._lock:
-            for key, value in items:
-                self._data[(namespace, key)] = (value, None)
+            deleted = sum(self._data.pop((namespace, key), None) is not None for key in set(deletes))
+            for key, value in puts:
+                self._data[(namespace, key)] = (value, expires_at)
+            return deleted
 
     def get(self, namespace: str, keys: Sequence[str], now: float) -> dict[str, StoredValue]:
         with self._lock:
@@ -34,10 +43,6 @@ class MemoryKVBackend:
                     found[key] = entry[0]
             return found
 
-    def delete(self, namespace: str, keys: Sequence[str]) -> int:
-        with self._lock:
-            return sum(self._data.pop((namespace, key), None) is not None for key in set(keys))
-
     def scan(self, namespace: str, prefix: str, now: float) -> list[tuple[str, StoredValue]]:
         with self._lock:
             return sorted(
@@ -45,6 +50,9 @@ class MemoryKVBackend:
                 for (ns, key), entry in self._data.items()
                 if ns == namespace and key.startswith(prefix) and self._live(entry, now)
             )
+
+    def scan_keys(self, namespace: str, prefix: str, now: float) -> list[str]:
+        return [key for key, _ in self.scan(namespace, prefix, now)]
 
     def delete_prefix(self, namespace: str, prefix: str) -> int:
         with self._lock:
@@ -58,7 +66,26 @@ class MemoryKVBackend:
     ) -> bool:
         with self._lock:
             entry = self._data.get((namespace, key))
-            if entry is not None and (entry[1] is None or entry[1] > now):
+            if entry is not None and self._live(entry, now):
                 return False
             self._data[(namespace, key)] = (value, expires_at)
             return True
+
+    def touch(self, namespace: str, expiries: Sequence[tuple[str, float | None]], now: float) -> int:
+        with self._lock:
+            touched = 0
+            for key, expires_at in expiries:
+                entry = self._data.get((namespace, key))
+                if entry is not None and self._live(entry, now):
+                    self._data[(namespace, key)] = (entry[0], expires_at)
+                    touched += 1
+            return touched
+
+    def purge_expired(self, namespace: str, now: float) -> int:
+        with self._lock:
+            doomed = [
+                k for k, entry in self._data.items() if k[0] == namespace and not self._live(entry, now)
+            ]
+            for item in doomed:
+                del self._data[item]
+            return len(doomed)

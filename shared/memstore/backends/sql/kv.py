@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, or_, select, update
 
 from memstore.backends.sql.database import Database
 from memstore.backends.sql.schema import kv
@@ -28,22 +28,36 @@ class SqlKVBackend:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def put(self, namespace: str, items: Sequence[tuple[str, StoredValue]]) -> None:
-        rows = {key: value for key, value in items}  # the last write of a key in one batch wins
+    def write(
+        self,
+        namespace: str,
+        puts: Sequence[tuple[str, StoredValue]],
+        deletes: Sequence[str],
+        expires_at: float | None,
+    ) -> int:
+        rows = dict(puts)  # the last write of a key in one batch wins
         values = [
-            {"namespace": namespace, "key": key, "value": raw, "is_text": is_text, "expires_at": None}
+            {"namespace": namespace, "key": key, "value": raw, "is_text": is_text, "expires_at": expires_at}
             for key, (raw, is_text) in rows.items()
         ]
-        statement = self._db.insert(kv)
-        statement = statement.on_conflict_do_update(
+        upsert = self._db.insert(kv)
+        upsert = upsert.on_conflict_do_update(
             index_elements=[kv.c.namespace, kv.c.key],
             set_={
-                "value": statement.excluded.value,
-                "is_text": statement.excluded.is_text,
-                "expires_at": None,
+                "value": upsert.excluded.value,
+                "is_text": upsert.excluded.is_text,
+                "expires_at": upsert.excluded.expires_at,
             },
         )
-        self._db.run(lambda conn: conn.execute(statement, values), write=True, operation="kv.put")
+        remove = delete(kv).where(kv.c.namespace == namespace, kv.c.key.in_(list(set(deletes))))
+
+        def work(conn: Connection) -> int:
+            deleted = conn.execute(remove).rowcount if deletes else 0
+            if values:
+                conn.execute(upsert, values)
+            return int(deleted)
+
+        return self._db.run(work, write=True, operation="kv.write")
 
     def get(self, namespace: str, keys: Sequence[str], now: float) -> dict[str, StoredValue]:
         query = select(kv.c.key, kv.c.value, kv.c.is_text).where(
@@ -54,10 +68,6 @@ class SqlKVBackend:
             return {row.key: (bytes(row.value), bool(row.is_text)) for row in conn.execute(query)}
 
         return self._db.run(read, write=False, operation="kv.get")
-
-    def delete(self, namespace: str, keys: Sequence[str]) -> int:
-        statement = delete(kv).where(kv.c.namespace == namespace, kv.c.key.in_(keys))
-        return self._db.run(lambda conn: conn.execute(statement).rowcount, write=True, operation="kv.delete")
 
     def scan(self, namespace: str, prefix: str, now: float) -> list[tuple[str, StoredValue]]:
         query = (
@@ -72,6 +82,32 @@ class SqlKVBackend:
         rows = self._db.run(read, write=False, operation="kv.scan")
         # Databases order text by their collation; the contract is code-point order on every backend.
         return sorted(rows, key=lambda item: item[0])
+
+    def scan_keys(self, namespace: str, prefix: str, now: float) -> list[str]:
+        query = select(kv.c.key).where(kv.c.namespace == namespace, _has_prefix(prefix), _live(now))
+        keys = self._db.run(
+            lambda conn: list(conn.execute(query).scalars()), write=False, operation="kv.keys"
+        )
+        return sorted(keys)
+
+    def touch(self, namespace: str, expiries: Sequence[tuple[str, float | None]], now: float) -> int:
+        statement = (
+            update(kv)
+            .where(kv.c.namespace == namespace, kv.c.key == bindparam("touched_key"), _live(now))
+            .values(expires_at=bindparam("new_expiry"))
+        )
+
+        def work(conn: Connection) -> int:
+            return sum(
+                conn.execute(statement, {"touched_key": key, "new_expiry": expiry}).rowcount
+                for key, expiry in expiries
+            )
+
+        return self._db.run(work, write=True, operation="kv.touch")
+
+    def purge_expired(self, namespace: str, now: float) -> int:
+        statement = delete(kv).where(kv.c.namespace == namespace, kv.c.expires_at <= now)
+        return self._db.run(lambda conn: conn.execute(statement).rowcount, write=True, operation="kv.purge")
 
     def delete_prefix(self, namespace: str, prefix: str) -> int:
         statement = delete(kv).where(kv.c.namespace == namespace, _has_prefix(prefix))
