@@ -95,7 +95,7 @@ class JsonDocument(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or dialect.name == "postgresql":
             return value
-        return dumps(value)
+        return dumps(value) if value else ("{}" if isinstance(value, dict) else dumps(value))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None or not isinstance(value, str) or dialect.name == "postgresql":
