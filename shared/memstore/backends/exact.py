@@ -1,0 +1,146 @@
+"""``ExactIndex``: brute-force similarity search over an in-memory float32 matrix (numpy).
+
+The memory backend keeps its vectors here, and the SQL backend caches each collection's vectors here. Search
+is one matrix-vector product, so it is exact and costs O(n * dimensions); writes update the matrix in place
+(append, or move the last row into a deleted row's slot) instead of rebuilding it.
+
+Scores follow the library's convention, higher = more similar: cosine similarity, dot product, or negative
+Euclidean distance. Ties are broken by key text so every exact backend returns the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from memstore.records import Distance
+
+__all__ = ["ExactIndex"]
+
+_Floats = npt.NDArray[np.float32]
+
+
+class ExactIndex:
+    """Keys and their vectors, searched exactly. Not thread-safe: callers hold a lock."""
+
+    def __init__(self, dimensions: int, distance: Distance) -> None:
+        self.dimensions = dimensions
+        self.distance = distance
+        self._keys: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._matrix: _Floats = np.empty((16, dimensions), dtype=np.float32)
+        # Per-row norm (cosine) or squared norm (euclidean); unused for dot.
+        self._norms: _Floats = np.empty(16, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def key_list(self) -> list[str]:
+        return list(self._keys)
+
+    def vector(self, key: str) -> _Floats | None:
+        """A copy of the vector stored under ``key``, or None."""
+        row = self._rows.get(key)
+        return None if row is None else self._matrix[row].copy()
+
+    def _row_norms(self, vectors: _Floats) -> _Floats:
+        squared: _Floats = np.einsum("ij,ij->i", vectors, vectors)
+        return np.sqrt(squared) if self.distance == "cosine" else squared
+
+    def upsert(self, keys: Sequence[str], vectors: _Floats) -> None:
+        """Insert or replace ``keys`` (unique) with the rows of ``vectors`` (shape ``(len(keys), dims)``)."""
+        if not keys:
+            return
+        new = [key for key in keys if key not in self._rows]
+        needed = len(self._keys) + len(new)
+        if needed > len(self._matrix):
+            capacity = max(needed, 2 * len(self._matrix))
+            matrix = np.empty((capacity, self.dimensions), dtype=np.float32)
+            matrix[: len(self._keys)] = self._matrix[: len(self._keys)]
+            norms = np.empty(capacity, dtype=np.float32)
+            norms[: len(self._keys)] = self._norms[: len(self._keys)]
+            self._matrix, self._norms = matrix, norms
+        for key in new:
+            self._rows[key] = len(self._keys)
+            self._keys.append(key)
+        rows = np.fromiter((self._rows[key] for key in keys), dtype=np.intp, count=len(keys))
+        self._matrix[rows] = vectors
+        self._norms[rows] = self._row_norms(vectors)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """Remove ``keys``; absent keys are ignored."""
+        for key in keys:
+            row = self._rows.pop(key, None)
+            if row is None:
+                continue
+            last = len(self._keys) - 1
+            moved = self._keys.pop()
+            if row != last:
+                self._keys[row] = moved
+                self._rows[moved] = row
+                self._matrix[row] = self._matrix[last]
+                self._norms[row] = self._norms[last]
+
+    def clear(self) -> None:
+        self._keys.clear()
+        self._rows.clear()
+
+    def _scores(self, query: _Floats, rows: npt.NDArray[np.intp] | None) -> _Floats:
+        count = len(self._keys)
+        full = rows is None or len(rows) > count // 8
+        matrix = self._matrix[:count] if full else self._matrix[rows]
+        norms = self._norms[:count] if full else self._norms[rows]
+        products: _Floats = matrix @ query
+        scores: _Floats
+        if self.distance == "cosine":
+            scores = products / (norms * np.float32(np.linalg.norm(query)))
+        elif self.distance == "dot":
+            scores = products
+        else:
+            squared = norms - 2 * products + np.float32(query @ query)
+            scores = -np.sqrt(np.maximum(squared, 0))
+        return scores[rows] if full and rows is not None else scores
+
+    def search(
+        self, query: _Floats, top_k: int, candidates: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``top_k`` best ``(key, score)`` pairs among ``candidates`` (all keys if None), best first."""
+        if candidates is None:
+            rows = None
+        else:
+            found = [self._rows[key] for key in candidates if key in self._rows]
+            rows = np.array(found, dtype=np.intp)
+        total = len(self._keys) if rows is None else len(rows)
+        if total == 0:
+            return []
+        scores = self._scores(query, rows)
+        picked = self._best(scores, top_k + 32 if self.distance == "euclidean" else top_k)
+        positions = picked if rows is None else rows[picked]
+        if self.distance == "euclidean":
+            # The expansion |m|^2 - 2 m.q + |q|^2 loses precision for near neighbours: recompute the short
+            # list directly, so the scores (and their order) are those of the plain difference.
+            exact = -np.linalg.norm(self._matrix[positions] - query, axis=1).astype(np.float32)
+            keep = self._best(exact, top_k)
+            positions, chosen = positions[keep], exact[keep]
+        else:
+            chosen = scores[picked]
+        hits = [
+            (self._keys[row], float(score))
+            for row, score in zip(positions.tolist(), chosen.tolist(), strict=True)
+        ]
+        hits.sort(key=lambda hit: (-hit[1], hit[0]))
+        return hits[:top_k]
+
+    @staticmethod
+    def _best(scores: _Floats, top_k: int) -> npt.NDArray[np.intp]:
+        """Positions of the ``top_k`` highest scores, plus any tied with the last one (for a stable order)."""
+        if top_k >= len(scores):
+            return np.arange(len(scores), dtype=np.intp)
+        part = np.argpartition(-scores, top_k - 1)[:top_k]
+        threshold = scores[part].min()
+        return np.flatnonzero(scores >= threshold)
