@@ -28,6 +28,9 @@ DEFAULT_URL = "sqlite:///memstore_data/memstore.db"
 MEMORY_URL = "memory://"
 """Keep everything in this process's memory: for tests and throw-away sessions."""
 
+DEFAULT_CHROMA_TIMEOUT = 30.0
+"""Seconds one request to a Chroma server may take (``chroma+http://host:port?timeout=5`` changes it)."""
+
 DEFAULT_VECTORS_DIR = "memstore_data/chroma"
 """Where embedded Chroma keeps vectors when the database is not a SQLite file (PostgreSQL)."""
 
@@ -41,6 +44,7 @@ class _VectorsChoice:
     host: str | None = None
     port: int = 8000
     ssl: bool = False
+    timeout: float = 30.0
 
     def describe(self) -> str:
         if self.kind != "chroma":
@@ -91,10 +95,25 @@ def _choose_vectors(vectors: str | None, url: str | URL, database: Database | No
             port = parsed.port
         except ValueError as exc:
             raise ValidationError(f"bad port in {vectors!r}") from exc
-        if not parsed.hostname or parsed.path not in {"", "/"} or parsed.query or parsed.fragment:
-            raise ValidationError(f"a Chroma server is chroma+http://host:port, not {vectors!r}")
+        options = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        if (
+            not parsed.hostname
+            or parsed.path not in {"", "/"}
+            or parsed.fragment
+            or set(options) - {"timeout"}
+        ):
+            raise ValidationError(
+                f"a Chroma server is chroma+http://host:port[?timeout=seconds], not {vectors!r}"
+            )
+        try:
+            timeout = float(options.get("timeout", [DEFAULT_CHROMA_TIMEOUT])[-1])
+        except ValueError as exc:
+            raise ValidationError(f"bad timeout in {vectors!r}") from exc
+        if not 0 < timeout < float("inf"):
+            raise ValidationError(f"bad timeout in {vectors!r}")
         ssl = parsed.scheme == "chroma+https"
-        return _VectorsChoice("chroma", host=parsed.hostname, port=port or (443 if ssl else 8000), ssl=ssl)
+        port = port or (443 if ssl else 8000)
+        return _VectorsChoice("chroma", host=parsed.hostname, port=port, ssl=ssl, timeout=timeout)
     raise ValidationError(
         f"unknown vectors backend {vectors!r}: "
         "use 'chroma:///path', 'chroma+http://host:port', 'sql' or 'memory'"
@@ -109,7 +128,8 @@ class Memstore:
     in process memory. Use it as a context manager, or call :meth:`close`, to release connections.
 
     ``vectors`` chooses where :attr:`vectors` keeps vectors: ``"chroma:///relative/dir"`` or
-    ``"chroma:////absolute/dir"`` (embedded Chroma), ``"chroma+http://host:port"`` (a Chroma server),
+    ``"chroma:////absolute/dir"`` (embedded Chroma), ``"chroma+http://host:port"`` (a Chroma server; add
+    ``?timeout=seconds`` to change the 30 s bound on each request),
     ``"sql"`` (the same database, exact search) or ``"memory"``. The default is embedded Chroma in a
     ``chroma`` folder beside the SQLite file (``memstore_data/chroma`` for :data:`DEFAULT_URL` and for
     PostgreSQL), and memory for ``memory://`` and in-memory SQLite.
@@ -152,7 +172,7 @@ class Memstore:
 
         if choice.path is not None:
             return ChromaVectorBackend(path=choice.path)
-        return ChromaVectorBackend(host=choice.host, port=choice.port, ssl=choice.ssl)
+        return ChromaVectorBackend(host=choice.host, port=choice.port, ssl=choice.ssl, timeout=choice.timeout)
 
     @property
     def vectors(self) -> VectorStore:

@@ -5,11 +5,13 @@ is one matrix-vector product, so it is exact and costs O(n * dimensions); writes
 (append, or move the last row into a deleted row's slot) instead of rebuilding it.
 
 Scores follow the library's convention, higher = more similar: cosine similarity, dot product, or negative
-Euclidean distance. Ties are broken by key text so every exact backend returns the same order.
+Euclidean distance, computed in float64 for the returned hits. Ties are broken by key text, and scores do not
+depend on row order, so every exact backend returns the same hits in the same order.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
@@ -109,32 +111,43 @@ class ExactIndex:
     def search(
         self, query: _Floats, top_k: int, candidates: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
-        """The ``top_k`` best ``(key, score)`` pairs among ``candidates`` (all keys if None), best first."""
+        """The ``top_k`` best ``(key, score)`` pairs among ``candidates`` (all keys if None), best first.
+
+        A float32 matrix product over every row picks a short list (``top_k`` + 32, plus ties); the short list
+        is then scored again in float64, rows taken in key order, so the scores are accurate (no cancellation
+        in the Euclidean distance) and do not depend on where a row sits in the matrix: every exact backend
+        returns the same keys in the same order, ties broken by key.
+        """
         if candidates is None:
             rows = None
         else:
             found = [self._rows[key] for key in candidates if key in self._rows]
             rows = np.array(found, dtype=np.intp)
-        total = len(self._keys) if rows is None else len(rows)
-        if total == 0:
+        if (len(self._keys) if rows is None else len(rows)) == 0:
             return []
-        scores = self._scores(query, rows)
-        picked = self._best(scores, top_k + 32 if self.distance == "euclidean" else top_k)
+        picked = self._best(self._scores(query, rows), top_k + 32)
         positions = picked if rows is None else rows[picked]
-        if self.distance == "euclidean":
-            # The expansion |m|^2 - 2 m.q + |q|^2 loses precision for near neighbours: recompute the short
-            # list directly, so the scores (and their order) are those of the plain difference.
-            exact = -np.linalg.norm(self._matrix[positions] - query, axis=1).astype(np.float32)
-            keep = self._best(exact, top_k)
-            positions, chosen = positions[keep], exact[keep]
-        else:
-            chosen = scores[picked]
-        hits = [
-            (self._keys[row], float(score))
-            for row, score in zip(positions.tolist(), chosen.tolist(), strict=True)
-        ]
+        keyed = sorted(zip((self._keys[row] for row in positions.tolist()), positions.tolist(), strict=True))
+        scores = self._exact([row for _, row in keyed], query)
+        hits = [(key, score) for (key, _), score in zip(keyed, scores.tolist(), strict=True)]
         hits.sort(key=lambda hit: (-hit[1], hit[0]))
         return hits[:top_k]
+
+    def _exact(self, rows: list[int], query: _Floats) -> npt.NDArray[np.float64]:
+        # Row-wise reductions (not a matrix product): each row's score depends only on that row, never on
+        # which other rows share the short list or where they sit.
+        matrix = self._matrix[rows].astype(np.float64)
+        wanted = query.astype(np.float64)
+        if self.distance == "euclidean":
+            difference = matrix - wanted
+            result: npt.NDArray[np.float64] = -np.sqrt((difference * difference).sum(axis=1))
+            return result
+        products: npt.NDArray[np.float64] = (matrix * wanted).sum(axis=1)
+        if self.distance == "dot":
+            return products
+        norms = np.sqrt((matrix * matrix).sum(axis=1)) * math.sqrt(float((wanted * wanted).sum()))
+        cosine: npt.NDArray[np.float64] = products / norms
+        return cosine
 
     @staticmethod
     def _best(scores: _Floats, top_k: int) -> npt.NDArray[np.intp]:

@@ -8,6 +8,7 @@ missing field gives a definite false and ``NOT`` stays plain negation, as in :fu
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 from sqlalchemy import Float, and_, case, cast, false, func, literal, not_, or_, true
@@ -37,8 +38,11 @@ class _SqliteJson:
 
     @staticmethod
     def _path(field: Field) -> str:
-        # The path is passed as a bound parameter; keys were checked to hold no double quote.
-        return "$" + "".join(f'."{key}"' for key in field)
+        # The path is passed as a bound parameter; keys were checked to hold no double quote. Each key is
+        # written JSON-escaped as SQLAlchemy stores it (json.dumps, ASCII-only): SQLite before 3.45 compares
+        # path labels with the raw escaped text of the document, later versions unescape both sides, so
+        # keys with a backslash, a control character or non-ASCII text match on either.
+        return "$" + "".join(f'."{json.dumps(key)[1:-1]}"' for key in field)
 
     def kind(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
         raw = func.json_type(column, self._path(field))

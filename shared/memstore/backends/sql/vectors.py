@@ -79,11 +79,12 @@ class SqlVectorBackend:
             self._db.insert(collections_table)
             .values(name=spec.name, spec=spec.to_json(), uid=uuid.uuid4().hex, version=0)
             .on_conflict_do_nothing(index_elements=[collections_table.c.name])
+            .returning(collections_table.c.name)
         )
         created = self._db.run(
-            lambda conn: conn.execute(statement).rowcount, write=True, operation="vectors.create_collection"
+            lambda conn: conn.execute(statement).first(), write=True, operation="vectors.create_collection"
         )
-        return bool(created)
+        return created is not None
 
     def describe_collection(self, name: str) -> CollectionSpec | None:
         query = select(collections_table.c.spec).where(collections_table.c.name == name)
