@@ -9,6 +9,7 @@ skips its tests with the reason; in CI it fails the session.
 from __future__ import annotations
 
 import os
+import signal
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -169,3 +170,19 @@ def vector_backend(request: pytest.FixtureRequest) -> Iterator[VectorBackend]:
     """Vector-contract tests run on every backend: memory, SQLite, PostgreSQL, embedded Chroma, a server."""
     with VECTOR_BACKENDS[request.param](request) as backend:
         yield backend
+
+
+@pytest.fixture
+def private_chroma_server() -> Iterator[ChromaServer]:
+    """A Chroma server for one test alone, for tests that pause, break or stop it."""
+    try:
+        server = start_chroma()
+    except ServiceUnavailable as exc:
+        _unavailable(f"Chroma server unavailable: {exc}")
+        raise AssertionError("unreachable") from exc
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            os.kill(server.process.pid, signal.SIGCONT)  # a paused server cannot act on SIGTERM
+        server.stop()

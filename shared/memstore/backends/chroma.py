@@ -4,17 +4,22 @@ Storage layout of one record in a Chroma collection:
 
 - id: the key text; embedding: the vector (Chroma never embeds anything itself: ``embedding_function=None``);
 - metadata ``memstore:data``: the record's data fields as JSON text (what reads return);
-- one metadata entry per scalar leaf of each **filterable** field, under the field's path with ``\\ . : # $``
-  backslash-escaped and nested keys joined by ``.`` (``("tags", "topic")`` -> ``tags.topic``), plus
-  ``memstore:num:<path>`` = True on numeric leaves. Lists and nulls are not stored as leaves: the filter
-  language compares scalars only, so a comparison on them is false, as a missing field's is.
+- metadata for each scalar leaf of each **filterable** field, under the field's path with ``\\ . : # $``
+  backslash-escaped and nested keys joined by ``.`` (``("tags", "topic")`` -> ``tags.topic``): strings and
+  booleans as themselves; numbers as three entries, ``memstore:eq:<path>`` (exact decimal text, for
+  equality), ``memstore:ord:<path>`` (an order-preserving 64-bit integer image of the float, for ranges) and
+  ``memstore:num:<path>`` = True. Lists and nulls are not stored as leaves: the filter language compares
+  scalars only, so a comparison on them is false, as a missing field's is.
 
-:func:`to_chroma_where` translates the filter language into a Chroma ``where`` dict. Chroma 1.x gives the
-reference semantics (``memstore.filters.matches``) for every operator, once negations are pushed to the
-leaves: ``$ne``/``$nin`` also match records without the field, comparisons are type-strict (``True`` is not
-``1``, ``"1"`` is not ``1``), ranges only match numbers. The one thing Chroma cannot say directly, "not a
-number" (the negation of a range), is written with the ``memstore:num:`` marker. Integers must fit in 64 bits,
-as Chroma stores them (ValidationError otherwise).
+Why numbers are not stored as Chroma numbers: Chroma 1.5 changes about one float in five by one unit in the
+last place when it stores it (so 0.9999999999999999 equals 1.0), and compares a float with a stored integer
+after truncating the float (0.5 equals 0). Text and 64-bit integers are stored and compared exactly, so the
+encodings above give exactly the reference semantics (``memstore.filters.matches``): equality is Python's
+(``2**60 + 1 != 2.0**60``, ``1 == 1.0``), ranges compare ``float(value)`` like the reference.
+
+:func:`to_chroma_where` translates the filter language into a Chroma ``where`` dict, negations pushed to the
+leaves (De Morgan): Chroma's ``$ne``/``$nin`` also match records without the field, which is plain negation;
+"not a number" (the negation of a range) is written with the ``memstore:num:`` marker.
 
 Scores: Chroma returns distances (``1 - cos``, ``1 - dot``, squared L2); they are turned into the library's
 scores (cosine similarity, dot product, negative Euclidean distance).
@@ -26,6 +31,7 @@ import json
 import logging
 import math
 import re
+import struct
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,7 +48,7 @@ from memstore._validate import dumps
 from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
 from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 from memstore.records import Distance, RecordDefinition
-from memstore.stores.vectors import INT64_MAX, INT64_MIN, CollectionSpec, StoredRecord, Vector
+from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector
 
 __all__ = ["ChromaVectorBackend", "chroma_metadata", "metadata_key", "to_chroma_where"]
 
@@ -53,6 +59,8 @@ _R = TypeVar("_R")
 DATA_KEY = "memstore:data"
 SPEC_KEY = "memstore:spec"
 NUMBER_PREFIX = "memstore:num:"
+EQUAL_PREFIX = "memstore:eq:"
+ORDER_PREFIX = "memstore:ord:"
 
 SPACES: dict[Distance, str] = {"cosine": "cosine", "dot": "ip", "euclidean": "l2"}
 
@@ -70,23 +78,35 @@ def metadata_key(field: Field) -> str:
     return ".".join(_ESCAPED.sub(lambda match: "\\" + match.group(), part) for part in field)
 
 
-def _int64(value: int, where: str) -> int:
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise ValidationError(f"chroma stores integers in 64 bits; {where} holds {value}")
-    return value
+def number_text(value: float) -> str:
+    """Decimal text equal for two numbers exactly when Python's ``==`` is true (``1``, ``1.0`` -> ``"1"``)."""
+    if isinstance(value, int):
+        return str(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def number_order(value: float) -> int | None:
+    """A signed 64-bit integer ordered like ``float(value)`` (None beyond the float range)."""
+    try:
+        bits: int = struct.unpack("<q", struct.pack("<d", float(value)))[0]
+    except OverflowError:
+        return None
+    return bits if bits >= 0 else -(bits & 0x7FFF_FFFF_FFFF_FFFF)  # -0.0 maps to 0, like 0.0
 
 
 def _flatten(value: Any, field: Field, out: dict[str, Any]) -> None:
+    key = metadata_key(field)
     if isinstance(value, bool | str):
-        out[metadata_key(field)] = value
+        out[key] = value
     elif isinstance(value, int | float):
-        out[metadata_key(field)] = (
-            _int64(value, f"field {'.'.join(field)!r}") if isinstance(value, int) else value
-        )
-        out[NUMBER_PREFIX + metadata_key(field)] = True
+        out[EQUAL_PREFIX + key] = number_text(value)
+        order = number_order(value)
+        if order is not None:
+            out[ORDER_PREFIX + key] = order
+        out[NUMBER_PREFIX + key] = True
     elif isinstance(value, Mapping):
-        for key, item in value.items():
-            _flatten(item, (*field, key), out)
+        for name, item in value.items():
+            _flatten(item, (*field, name), out)
 
 
 def chroma_metadata(data: Mapping[str, Any], definition: RecordDefinition) -> dict[str, Any]:
@@ -98,10 +118,11 @@ def chroma_metadata(data: Mapping[str, Any], definition: RecordDefinition) -> di
     return metadata
 
 
-def _value(value: Scalar) -> Scalar:
-    return (
-        _int64(value, "a filter value") if isinstance(value, int) and not isinstance(value, bool) else value
-    )
+def _equality(field: Field, value: Scalar) -> tuple[str, Scalar]:
+    """The metadata key and operand that compare ``field`` with ``value`` for equality."""
+    if isinstance(value, bool | str):
+        return metadata_key(field), value
+    return EQUAL_PREFIX + metadata_key(field), number_text(value)
 
 
 def _combine(parts: list[dict[str, Any] | bool], conjunction: bool) -> dict[str, Any] | bool:
@@ -127,34 +148,41 @@ def _translate(node: Filter, negate: bool) -> dict[str, Any] | bool:
     if isinstance(node, And | Or):
         conjunction = isinstance(node, And) != negate  # De Morgan: Not(Or(...)) is And(Not ...)
         return _combine([_translate(child, negate) for child in node.filters], conjunction)
-    key = metadata_key(node.field)
     if isinstance(node, Eq):
-        return {key: {"$ne" if negate else "$eq": _value(node.value)}}
+        key, operand = _equality(node.field, node.value)
+        return {key: {"$ne" if negate else "$eq": operand}}
     if isinstance(node, In):
-        # Chroma wants one type per $in list: group by type (bools apart from ints, ints apart from floats).
-        groups: dict[type, list[Scalar]] = {}
+        # Chroma wants one type per $in list: strings, booleans and numbers (as text, on their own key) apart.
+        groups: dict[tuple[str, type], list[Scalar]] = {}
         for value in node.values:
-            groups.setdefault(type(value), []).append(_value(value))
+            key, operand = _equality(node.field, value)
+            groups.setdefault((key, type(operand)), []).append(operand)
         parts: list[dict[str, Any] | bool] = [
-            {key: {"$nin" if negate else "$in": list(dict.fromkeys(values))}} for values in groups.values()
+            {key: {"$nin" if negate else "$in": list(dict.fromkeys(operands))}}
+            for (key, _), operands in groups.items()
         ]
         return _combine(parts, conjunction=negate)
     assert isinstance(node, Range)
-    bounds = [(_RANGE_OPERATORS[op], value) for op, value in node.bounds()]
+    key = ORDER_PREFIX + metadata_key(node.field)
+    bounds: list[tuple[str, int]] = []
+    for op, value in node.bounds():
+        order = number_order(value)
+        if order is None:
+            raise ValidationError(f"range bound {value} is beyond the float range")
+        bounds.append((_RANGE_OPERATORS[op], order))
     if not negate:
-        return _combine([{key: {op: value}} for op, value in bounds], conjunction=True)
+        return _combine([{key: {op: order}} for op, order in bounds], conjunction=True)
     # not (a < x <= b)  ==  x is not a number, or x <= a, or x > b
-    not_number: dict[str, Any] = {NUMBER_PREFIX + key: {"$ne": True}}
-    return _combine(
-        [not_number, *({key: {_COMPLEMENT[op]: value}} for op, value in bounds)], conjunction=False
-    )
+    not_number: dict[str, Any] = {NUMBER_PREFIX + metadata_key(node.field): {"$ne": True}}
+    complements = [{key: {_COMPLEMENT[op]: order}} for op, order in bounds]
+    return _combine([not_number, *complements], conjunction=False)
 
 
 def to_chroma_where(node: Filter) -> dict[str, Any] | bool:
     """The Chroma ``where`` dict for ``node``; True means "no filter", False means "matches nothing".
 
     The result selects exactly the records :func:`memstore.filters.matches` accepts, given metadata written by
-    :func:`chroma_metadata`. Raises ValidationError for integers beyond 64 bits.
+    :func:`chroma_metadata`. A range bound beyond the float range raises ValidationError.
     """
     return _translate(node, negate=False)
 
