@@ -281,7 +281,7 @@ class SqlVectorBackend:
 
     def _refresh(self, conn: Connection, spec: CollectionSpec, cache: _Cache, version: int) -> None:
         """Bring ``cache`` (lock held) to the table's state at ``version``."""
-        if cache.version == version:
+        if cache.version >= version:  # current, or ahead: our own write committed after this read began
             return
         if cache.version < 0:
             cache.index.clear()
