@@ -22,6 +22,7 @@ default mappers handle dicts, dataclasses and pydantic models, and any other map
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -145,19 +146,26 @@ class RecordDefinition:
         object.__setattr__(self, "vector", vector)
         object.__setattr__(self, "data", fields)
 
-    @property
+    # Derived names, computed once per definition (cached_property writes past the frozen dataclass).
+
+    @functools.cached_property
     def key_name(self) -> str:
         return str(self.key.name)
 
-    @property
+    @functools.cached_property
     def vector_name(self) -> str:
         return str(self.vector.name)
 
-    @property
+    @functools.cached_property
     def data_names(self) -> tuple[str, ...]:
         return tuple(str(item.name) for item in self.data)
 
-    @property
+    @functools.cached_property
+    def field_names(self) -> frozenset[str]:
+        """Every field: key, vector and data."""
+        return frozenset((self.key_name, self.vector_name, *self.data_names))
+
+    @functools.cached_property
     def filterable(self) -> frozenset[str]:
         """Names of the data fields that search filters may use."""
         return frozenset(str(item.name) for item in self.data if item.filterable)

@@ -29,7 +29,6 @@ convention live here, once.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -232,6 +231,31 @@ def check_vector(value: object, field: VectorField, what: str) -> Vector:
     return array
 
 
+def check_vectors(values: Sequence[object], field: VectorField, keys: Sequence[str]) -> list[Vector]:
+    """:func:`check_vector` for a batch in one numpy conversion: rows of a fresh array, or a precise error."""
+    if not values:
+        return []
+    matrix: npt.NDArray[np.float32] | None = None
+    if not any(value is None or isinstance(value, str | bytes | Mapping) for value in values):
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                matrix = np.array(values, dtype=np.float32)
+        except (TypeError, ValueError):
+            matrix = None
+    if (
+        matrix is None
+        or matrix.shape != (len(values), field.dimensions)
+        or not np.isfinite(matrix).all()
+        or (field.distance == "cosine" and not matrix.any(axis=1).all())
+    ):
+        # Something is wrong: check one by one to say which record and what.
+        return [
+            check_vector(value, field, f"vector of record {key!r}")
+            for value, key in zip(values, keys, strict=True)
+        ]
+    return list(matrix)
+
+
 def _filter_fields(node: Filter) -> Iterable[tuple[str, ...]]:
     if isinstance(node, And | Or):
         for child in node.filters:
@@ -380,26 +404,28 @@ class VectorCollection(Generic[T]):
 
     # -- records ------------------------------------------------------------------------------------------
 
-    def _to_stored(self, definition: RecordDefinition, record: T) -> StoredRecord:
-        values = self._mapper.to_storage(record)
-        if not isinstance(values, Mapping):
-            raise ValidationError(f"the mapper returned {type(values).__name__}, not a dict")
-        known = {definition.key_name, definition.vector_name, *definition.data_names}
-        unknown = sorted(str(name) for name in values if name not in known)
-        if unknown:
-            raise ValidationError(f"record has fields the definition does not declare: {', '.join(unknown)}")
-        if definition.key_name not in values:
-            raise ValidationError(f"record has no key field {definition.key_name!r}")
-        key = encode_key(values[definition.key_name], definition)
-        vector = check_vector(
-            values.get(definition.vector_name), definition.vector, f"vector of record {key!r}"
-        )
-        data = check_json_object(
-            {name: values[name] for name in definition.data_names if name in values},
-            f"data of record {key!r}",
-        )
-        # One canonical JSON form for every backend (tuples become lists, and nothing aliases the caller's).
-        return StoredRecord(key, json.loads(dumps(data)), vector)
+    def _prepare(self, definition: RecordDefinition, records: Iterable[T]) -> list[StoredRecord]:
+        """Map and validate a batch (vectors checked together, one array); nothing is written here."""
+        rows: list[tuple[str, dict[str, Any], object]] = []
+        for record in records:
+            values = self._mapper.to_storage(record)
+            if not isinstance(values, Mapping):
+                raise ValidationError(f"the mapper returned {type(values).__name__}, not a dict")
+            unknown = sorted(str(name) for name in values if name not in definition.field_names)
+            if unknown:
+                raise ValidationError(
+                    f"record has fields the definition does not declare: {', '.join(unknown)}"
+                )
+            if definition.key_name not in values:
+                raise ValidationError(f"record has no key field {definition.key_name!r}")
+            key = encode_key(values[definition.key_name], definition)
+            data = check_json_object(
+                {name: values[name] for name in definition.data_names if name in values},
+                f"data of record {key!r}",
+            )
+            rows.append((key, data, values.get(definition.vector_name)))
+        vectors = check_vectors([row[2] for row in rows], definition.vector, [row[0] for row in rows])
+        return [StoredRecord(key, data, vector) for (key, data, _), vector in zip(rows, vectors, strict=True)]
 
     def _from_stored(self, definition: RecordDefinition, stored: StoredRecord) -> T:
         values: dict[str, Any] = {definition.key_name: decode_key(stored.key, definition), **stored.data}
@@ -419,7 +445,7 @@ class VectorCollection(Generic[T]):
         size in several calls.
         """
         spec = self._spec()
-        prepared = [self._to_stored(spec.definition, record) for record in records]
+        prepared = self._prepare(spec.definition, records)
         if prepared:
             unique = {record.key: record for record in prepared}
             self._backend.upsert(spec, list(unique.values()))

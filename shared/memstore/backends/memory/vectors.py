@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from memstore._validate import dumps
 from memstore.backends.exact import ExactIndex
 from memstore.errors import NotFoundError
 from memstore.filters import Filter, matches
@@ -70,7 +72,8 @@ class MemoryVectorBackend:
             collection = self._get(spec)
             collection.index.upsert([record.key for record in records], vectors)
             for record in records:
-                collection.data[record.key] = copy.deepcopy(record.data)
+                # Through JSON like the other backends: tuples come back as lists, nothing aliases the caller.
+                collection.data[record.key] = json.loads(dumps(record.data))
 
     def get(self, spec: CollectionSpec, keys: Sequence[str], include_vectors: bool) -> list[StoredRecord]:
         with self._lock:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from memstore.backends.exact import ExactIndex
 from memstore.backends.sql.database import Database
@@ -45,6 +45,20 @@ _T = TypeVar("_T")
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# Read statements built once (bound parameters only): building a select per call costs more than running it.
+_HEAD = select(collections_table.c.uid, collections_table.c.version).where(
+    collections_table.c.name == bindparam("name")
+)
+_WHERE_KEYS = (
+    records_table.c.collection == bindparam("collection"),
+    records_table.c.key.in_(bindparam("keys", expanding=True)),
+)
+_ROWS = select(records_table.c.key, records_table.c.data).where(*_WHERE_KEYS)
+_ROWS_WITH_VECTORS = select(records_table.c.key, records_table.c.data, records_table.c.vector).where(
+    *_WHERE_KEYS
+)
 
 
 def _encode(vector: Vector) -> bytes:
@@ -184,10 +198,7 @@ class SqlVectorBackend:
     # -- reads --------------------------------------------------------------------------------------------
 
     def _require(self, conn: Connection, spec: CollectionSpec) -> tuple[str, int]:
-        query = select(collections_table.c.uid, collections_table.c.version).where(
-            collections_table.c.name == spec.name
-        )
-        row = conn.execute(query).first()
+        row = conn.execute(_HEAD, {"name": spec.name}).first()
         if row is None:
             raise NotFoundError(f"vector collection {spec.label!r} does not exist")
         return str(row.uid), int(row.version)
@@ -195,15 +206,10 @@ class SqlVectorBackend:
     def _fetch(
         self, conn: Connection, spec: CollectionSpec, keys: Sequence[str], include_vectors: bool
     ) -> dict[str, StoredRecord]:
-        columns = [records_table.c.key, records_table.c.data]
-        if include_vectors:
-            columns.append(records_table.c.vector)
+        query = _ROWS_WITH_VECTORS if include_vectors else _ROWS
         found: dict[str, StoredRecord] = {}
         for chunk in _chunks(keys):
-            query = select(*columns).where(
-                records_table.c.collection == spec.name, records_table.c.key.in_(chunk)
-            )
-            for row in conn.execute(query):
+            for row in conn.execute(query, {"collection": spec.name, "keys": list(chunk)}):
                 vector = _decode(row.vector) if include_vectors else None
                 found[row.key] = StoredRecord(row.key, row.data, vector)
         return found
