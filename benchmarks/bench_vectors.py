@@ -9,7 +9,8 @@ In one run, for each size:
     ``collection.add`` of the same ids, vectors and metadata, in batches of 1000, into two fresh
     collections. Target >= 0.9x.
 (c) Exact search: the SQL backend (SQLite file, warm cache) and the memory backend against plain numpy brute
-    force (normalised matrix @ query, argpartition, sort). Target <= 2x.
+    force (normalised matrix times query, argpartition, sort), the faster of ``matrix @ query`` (BLAS) and
+    ``np.einsum`` as the baseline. Target <= 2x.
 
 Contenders are interleaved (every query runs each contender, in a shuffled order) so that load on this shared
 machine hits them alike; figures are medians. Prints a markdown table and the targets met, and writes
@@ -164,11 +165,16 @@ def bench_exact(matrix: np.ndarray, queries: np.ndarray, folder: Path) -> dict[s
         cold_load = time.perf_counter() - started
         normalised = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
-        def numpy_search(i: int) -> list[int]:
+        def numpy_search(
+            i: int, product: Callable[[np.ndarray, np.ndarray], np.ndarray] = np.matmul
+        ) -> list[int]:
             query = queries[i] / np.linalg.norm(queries[i])
-            scores = normalised @ query
+            scores = product(normalised, query)
             top = np.argpartition(-scores, TOP_K)[:TOP_K]
             return top[np.argsort(-scores[top])].tolist()
+
+        def numpy_einsum_search(i: int) -> list[int]:
+            return numpy_search(i, lambda matrix, query: np.einsum("ij,j->i", matrix, query))
 
         expected = [f"d{i}" for i in numpy_search(5)]
         assert [hit.record["id"] for hit in sql.search(queries[5], TOP_K)] == expected
@@ -176,16 +182,20 @@ def bench_exact(matrix: np.ndarray, queries: np.ndarray, folder: Path) -> dict[s
         search = _interleaved(
             {
                 "numpy": numpy_search,
+                "numpy-einsum": numpy_einsum_search,
                 "memory": lambda i: memory.search(queries[i], TOP_K),
                 "sql": lambda i: sql.search(queries[i], TOP_K),
             },
             len(queries),
             seed=2,
         )
+        # The baseline is the faster of the two plain numpy spellings (matmul uses BLAS threads; einsum not).
+        baseline = min(search["numpy"], search["numpy-einsum"])
         return {
             "search_ms": {name: seconds * 1000 for name, seconds in search.items()},
-            "sql_ratio": search["sql"] / search["numpy"],
-            "memory_ratio": search["memory"] / search["numpy"],
+            "baseline_ms": baseline * 1000,
+            "sql_ratio": search["sql"] / baseline,
+            "memory_ratio": search["memory"] / baseline,
             "ingest_vectors_per_s": ingest,
             "sql_cold_load_s": cold_load,
         }
@@ -254,7 +264,7 @@ def report(results: dict[str, Any]) -> None:
             (
                 "SQL exact search vs numpy, median ms",
                 exact["search_ms"]["sql"],
-                exact["search_ms"]["numpy"],
+                exact["baseline_ms"],
                 exact["sql_ratio"],
                 "<= 2",
                 exact["sql_ratio"] <= 2,
@@ -262,7 +272,7 @@ def report(results: dict[str, Any]) -> None:
             (
                 "memory exact search vs numpy, median ms",
                 exact["search_ms"]["memory"],
-                exact["search_ms"]["numpy"],
+                exact["baseline_ms"],
                 exact["memory_ratio"],
                 "<= 2",
                 exact["memory_ratio"] <= 2,
@@ -277,8 +287,9 @@ def report(results: dict[str, Any]) -> None:
             )
         rates = exact["ingest_vectors_per_s"]
         lines.append(
-            f"| {int(size):,} | ingest vectors/s: SQL {rates['sql']:,.0f}, memory {rates['memory']:,.0f}; "
-            f"SQL cache first load {exact['sql_cold_load_s']:.2f} s | | | | |"
+            f"| {int(size):,} | numpy baselines: matmul {exact['search_ms']['numpy']:.2f} ms, einsum "
+            f"{exact['search_ms']['numpy-einsum']:.2f} ms; ingest vectors/s: SQL {rates['sql']:,.0f}, memory "
+            f"{rates['memory']:,.0f}; SQL cache first load {exact['sql_cold_load_s']:.2f} s | | | | |"
         )
     log.info("\n%s\n", "\n".join(lines))
     for verdict in verdicts:
