@@ -7,7 +7,7 @@ In one run, for each size:
     collection, so the difference is memstore's own overhead (validation, decoding, mapping). Target <= 1.15x.
 (b) Chroma ingest: ``upsert_batch`` of records (a filterable ``lang`` and ``n``) against raw
     ``collection.add`` of the same ids, vectors and metadata, in batches of 1000, into two fresh
-    collections. Target >= 0.9x.
+    collections; the median ratio of 3 rounds (1 round above 20k vectors). Target >= 0.9x.
 (c) Exact search: the SQL backend (SQLite file, warm cache) and the memory backend against plain numpy brute
     force (normalised matrix times query, argpartition, sort), the faster of ``matrix @ query`` (BLAS) and
     ``np.einsum`` as the baseline. Target <= 2x.
@@ -99,32 +99,44 @@ def _ingest(
     return {name: len(matrix) / seconds for name, seconds in spent.items()}
 
 
-def bench_chroma(matrix: np.ndarray, queries: np.ndarray, folder: Path) -> dict[str, Any]:
+def bench_chroma(matrix: np.ndarray, queries: np.ndarray, folder: Path, repeat: int) -> dict[str, Any]:
     backend = ChromaVectorBackend(path=folder / "chroma")
-    collection = VectorStore(backend).get_collection("bench", DEFINITION)
-    collection.create()
+    store = VectorStore(backend)
     # A raw client on the same path shares the embedded system memstore uses (chromadb caches it per path).
     client = chromadb.PersistentClient(
         path=str((folder / "chroma").resolve()),
         settings=Settings(anonymized_telemetry=False, allow_reset=False),
     )
-    raw_add = client.create_collection(
-        "raw-add", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
-    )
-
-    def raw_write(start: int, stop: int) -> None:
-        raw_add.add(
-            ids=[f"d{i}" for i in range(start, stop)],
-            embeddings=matrix[start:stop],
-            metadatas=[{"lang": LANGS[i % len(LANGS)], "n": i} for i in range(start, stop)],
+    # Chroma's ingest speed swings by +-20% from one fresh collection to the next on this machine: ingest
+    # ``repeat`` times into fresh collections and keep the median ratio.
+    rounds: list[dict[str, float]] = []
+    for round_number in range(repeat):
+        collection = store.get_collection(f"bench-{round_number}", DEFINITION)
+        collection.create()
+        raw_add = client.create_collection(
+            f"raw-add-{round_number}", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
         )
 
-    ingest = _ingest(
-        matrix,
-        {"memstore": lambda a, b: collection.upsert_batch(_records(matrix, a, b)), "raw": raw_write},
-        f"chroma ingest {len(matrix)}",
-    )
-    same = client.get_collection("bench", embedding_function=None)
+        def raw_write(start: int, stop: int, target: Any = raw_add) -> None:
+            target.add(
+                ids=[f"d{i}" for i in range(start, stop)],
+                embeddings=matrix[start:stop],
+                metadatas=[{"lang": LANGS[i % len(LANGS)], "n": i} for i in range(start, stop)],
+            )
+
+        def memstore_write(start: int, stop: int, target: Any = collection) -> None:
+            target.upsert_batch(_records(matrix, start, stop))
+
+        rounds.append(
+            _ingest(
+                matrix,
+                {"memstore": memstore_write, "raw": raw_write},
+                f"chroma ingest {len(matrix)} ({round_number + 1}/{repeat})",
+            )
+        )
+    ratios = [one["memstore"] / one["raw"] for one in rounds]
+    ingest = {name: statistics.median(one[name] for one in rounds) for name in ("memstore", "raw")}
+    same = client.get_collection(collection.storage_name, embedding_function=None)
 
     def raw_query(i: int) -> object:
         return same.query(
@@ -142,7 +154,8 @@ def bench_chroma(matrix: np.ndarray, queries: np.ndarray, folder: Path) -> dict[
         "search_ms": {name: seconds * 1000 for name, seconds in search.items()},
         "search_ratio": search["memstore"] / search["raw"],
         "ingest_vectors_per_s": ingest,
-        "ingest_ratio": ingest["memstore"] / ingest["raw"],
+        "ingest_ratios": ratios,
+        "ingest_ratio": statistics.median(ratios),
     }
 
 
@@ -205,6 +218,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=3, help="Chroma ingest rounds at sizes up to 20k")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     results: dict[str, Any] = {
@@ -225,7 +239,7 @@ def main() -> None:
         folder = Path(tempfile.mkdtemp(prefix="memstore-bench-vectors-"))
         try:
             log.info("%d vectors: Chroma...", size)
-            chroma = bench_chroma(matrix, queries, folder)
+            chroma = bench_chroma(matrix, queries, folder, args.repeat if size <= 20_000 else 1)
             log.info("%d vectors: SQL, memory, numpy...", size)
             exact = bench_exact(matrix, queries, folder)
         finally:

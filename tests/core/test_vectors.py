@@ -357,13 +357,33 @@ def filtered(store: VectorStore) -> VectorCollection[dict[str, Any]]:
     return collection
 
 
-def test_every_filter_operator_matches_the_reference(filtered: VectorCollection[dict[str, Any]]) -> None:
+def _search_or_refusal(
+    collection: VectorCollection[dict[str, Any]], query: list[float], spec: Any, backend: VectorBackend
+) -> list[Any] | None:
+    """The hit keys, or None where Chroma refuses a filter it cannot express (and only that)."""
+    try:
+        return ids(collection.search(query, top_k=100, filter=spec))
+    except ValidationError as exc:
+        refusal = exc
+    assert backend.kind == "chroma", f"{backend.kind} refused {spec!r}: {refusal}"
+    assert "chroma does not support the negation of a range" in str(refusal)
+    return None
+
+
+def test_every_filter_operator_matches_the_reference(
+    filtered: VectorCollection[dict[str, Any]], vector_backend: VectorBackend
+) -> None:
+    refused = []
     for spec in FILTERS:
         node = parse_filter(spec)
         assert node is not None
         expected = {f"r{i}" for i, data in enumerate(FILTER_RECORDS) if matches(node, data)}
-        found = set(ids(filtered.search([1, 0, 0, 0], top_k=100, filter=spec)))
-        assert found == expected, f"{spec!r}"
+        found = _search_or_refusal(filtered, [1, 0, 0, 0], spec, vector_backend)
+        if found is None:
+            refused.append(spec)
+            continue
+        assert set(found) == expected, f"{spec!r}"
+    assert len(refused) == (2 if vector_backend.kind == "chroma" else 0), refused
 
 
 def test_filters_combine_with_ranking(filtered: VectorCollection[dict[str, Any]]) -> None:
@@ -680,7 +700,8 @@ def test_hostile_field_names_and_nested_keys(store: VectorStore) -> None:
         (Eq(("a.b", "é"), "accent"), ["2"]),
     ]
     for node, expected in cases:
-        assert ids(collection.search([1, 1], top_k=10, filter=node)) == expected, repr(node)
+        found = _search_or_refusal(collection, [1, 1], node, store.backend)
+        assert found == (None if isinstance(node, Not) and store.backend.kind == "chroma" else expected), node
 
 
 async def test_async_twins_share_the_implementation(store: VectorStore) -> None:

@@ -3,23 +3,29 @@
 Storage layout of one record in a Chroma collection:
 
 - id: the key text; embedding: the vector (Chroma never embeds anything itself: ``embedding_function=None``);
-- metadata ``memstore:data``: the record's data fields as JSON text (what reads return);
-- metadata for each scalar leaf of each **filterable** field, under the field's path with ``\\ . : # $``
+- metadata ``memstore:data``: the record's data fields as JSON text (what reads return, exactly);
+- one metadata entry per scalar leaf of each **filterable** field, under the field's path with ``\\ . : # $``
   backslash-escaped and nested keys joined by ``.`` (``("tags", "topic")`` -> ``tags.topic``): strings and
-  booleans as themselves; numbers as three entries, ``memstore:eq:<path>`` (exact decimal text, for
-  equality), ``memstore:ord:<path>`` (an order-preserving 64-bit integer image of the float, for ranges) and
-  ``memstore:num:<path>`` = True. Lists and nulls are not stored as leaves: the filter language compares
-  scalars only, so a comparison on them is false, as a missing field's is.
+  booleans as themselves, numbers as an order-preserving 64-bit integer image of their float value. Lists and
+  nulls are not stored as leaves: the filter language compares scalars only, so a comparison on them is
+  false, as a missing field's is.
 
 Why numbers are not stored as Chroma numbers: Chroma 1.5 changes about one float in five by one unit in the
 last place when it stores it (so 0.9999999999999999 equals 1.0), and compares a float with a stored integer
-after truncating the float (0.5 equals 0). Text and 64-bit integers are stored and compared exactly, so the
-encodings above give exactly the reference semantics (``memstore.filters.matches``): equality is Python's
-(``2**60 + 1 != 2.0**60``, ``1 == 1.0``), ranges compare ``float(value)`` like the reference.
+after truncating the float (0.5 equals 0). 64-bit integers are stored and compared exactly, and the image
+keeps the float order, so equality and ranges are exactly the reference semantics
+(``memstore.filters.matches``): ``1 == 1.0``, ``True`` is not ``1``, ``"1"`` is not ``1``, ranges only match
+numbers, ``$ne``/``$nin`` also match records without the field (plain negation).
 
-:func:`to_chroma_where` translates the filter language into a Chroma ``where`` dict, negations pushed to the
-leaves (De Morgan): Chroma's ``$ne``/``$nin`` also match records without the field, which is plain negation;
-"not a number" (the negation of a range) is written with the ``memstore:num:`` marker.
+What Chroma cannot say raises ValidationError naming it, before any I/O:
+
+- the negation of a range (``Not(Range(...))``, also inside a negated And/Or): it must match non-numbers and
+  missing fields, and Chroma has no "is not a number" test; write the opposite bounds instead;
+- an integer that a 64-bit float does not hold exactly (beyond 2**53, such as 2**60 + 1), in a filterable
+  field or a filter: comparing it through floats could call two different numbers equal.
+
+One metadata entry per filterable leaf plus the data keeps ingest within ~10% of raw Chroma with the same
+metadata (see benchmarks/bench_vectors.py).
 
 Scores: Chroma returns distances (``1 - cos``, ``1 - dot``, squared L2); they are turned into the library's
 scores (cosine similarity, dot product, negative Euclidean distance).
@@ -58,9 +64,6 @@ _R = TypeVar("_R")
 
 DATA_KEY = "memstore:data"
 SPEC_KEY = "memstore:spec"
-NUMBER_PREFIX = "memstore:num:"
-EQUAL_PREFIX = "memstore:eq:"
-ORDER_PREFIX = "memstore:ord:"
 
 SPACES: dict[Distance, str] = {"cosine": "cosine", "dot": "ip", "euclidean": "l2"}
 
@@ -78,13 +81,6 @@ def metadata_key(field: Field) -> str:
     return ".".join(_ESCAPED.sub(lambda match: "\\" + match.group(), part) for part in field)
 
 
-def number_text(value: float) -> str:
-    """Decimal text equal for two numbers exactly when Python's ``==`` is true (``1``, ``1.0`` -> ``"1"``)."""
-    if isinstance(value, int):
-        return str(value)
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
 def number_order(value: float) -> int | None:
     """A signed 64-bit integer ordered like ``float(value)`` (None beyond the float range)."""
     try:
@@ -94,16 +90,21 @@ def number_order(value: float) -> int | None:
     return bits if bits >= 0 else -(bits & 0x7FFF_FFFF_FFFF_FFFF)  # -0.0 maps to 0, like 0.0
 
 
+def _exact_order(value: float, where: str) -> int:
+    order = number_order(value)
+    if order is None or (isinstance(value, int) and float(value) != value):
+        raise ValidationError(
+            f"chroma compares numbers as 64-bit floats, which do not hold {where} {value} exactly "
+            "(integers are exact up to 2**53)"
+        )
+    return order
+
+
 def _flatten(value: Any, field: Field, out: dict[str, Any]) -> None:
-    key = metadata_key(field)
     if isinstance(value, bool | str):
-        out[key] = value
+        out[metadata_key(field)] = value
     elif isinstance(value, int | float):
-        out[EQUAL_PREFIX + key] = number_text(value)
-        order = number_order(value)
-        if order is not None:
-            out[ORDER_PREFIX + key] = order
-        out[NUMBER_PREFIX + key] = True
+        out[metadata_key(field)] = _exact_order(value, f"field {'.'.join(field)!r}:")
     elif isinstance(value, Mapping):
         for name, item in value.items():
             _flatten(item, (*field, name), out)
@@ -118,11 +119,9 @@ def chroma_metadata(data: Mapping[str, Any], definition: RecordDefinition) -> di
     return metadata
 
 
-def _equality(field: Field, value: Scalar) -> tuple[str, Scalar]:
-    """The metadata key and operand that compare ``field`` with ``value`` for equality."""
-    if isinstance(value, bool | str):
-        return metadata_key(field), value
-    return EQUAL_PREFIX + metadata_key(field), number_text(value)
+def _operand(value: Scalar) -> Scalar:
+    """A filter value as stored: strings and booleans as themselves, numbers as their integer image."""
+    return value if isinstance(value, bool | str) else _exact_order(value, "filter value")
 
 
 def _combine(parts: list[dict[str, Any] | bool], conjunction: bool) -> dict[str, Any] | bool:
@@ -138,7 +137,6 @@ def _combine(parts: list[dict[str, Any] | bool], conjunction: bool) -> dict[str,
     return {"$and" if conjunction else "$or": kept}
 
 
-_COMPLEMENT = {"$gt": "$lte", "$gte": "$lt", "$lt": "$gte", "$lte": "$gt"}
 _RANGE_OPERATORS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}
 
 
@@ -148,41 +146,42 @@ def _translate(node: Filter, negate: bool) -> dict[str, Any] | bool:
     if isinstance(node, And | Or):
         conjunction = isinstance(node, And) != negate  # De Morgan: Not(Or(...)) is And(Not ...)
         return _combine([_translate(child, negate) for child in node.filters], conjunction)
+    key = metadata_key(node.field)
     if isinstance(node, Eq):
-        key, operand = _equality(node.field, node.value)
-        return {key: {"$ne" if negate else "$eq": operand}}
+        return {key: {"$ne" if negate else "$eq": _operand(node.value)}}
     if isinstance(node, In):
-        # Chroma wants one type per $in list: strings, booleans and numbers (as text, on their own key) apart.
-        groups: dict[tuple[str, type], list[Scalar]] = {}
+        # Chroma wants one type per $in list: strings, booleans and numbers (integer images) apart.
+        groups: dict[type, list[Scalar]] = {}
         for value in node.values:
-            key, operand = _equality(node.field, value)
-            groups.setdefault((key, type(operand)), []).append(operand)
+            operand = _operand(value)
+            groups.setdefault(type(operand), []).append(operand)
         parts: list[dict[str, Any] | bool] = [
             {key: {"$nin" if negate else "$in": list(dict.fromkeys(operands))}}
-            for (key, _), operands in groups.items()
+            for operands in groups.values()
         ]
         return _combine(parts, conjunction=negate)
     assert isinstance(node, Range)
-    key = ORDER_PREFIX + metadata_key(node.field)
-    bounds: list[tuple[str, int]] = []
+    if negate:
+        raise ValidationError(
+            "chroma does not support the negation of a range (it would have to match non-numbers and missing "
+            f"fields): write the opposite bounds instead of Not({node!r})"
+        )
+    bounds = []
     for op, value in node.bounds():
         order = number_order(value)
         if order is None:
-            raise ValidationError(f"range bound {value} is beyond the float range")
-        bounds.append((_RANGE_OPERATORS[op], order))
-    if not negate:
-        return _combine([{key: {op: order}} for op, order in bounds], conjunction=True)
-    # not (a < x <= b)  ==  x is not a number, or x <= a, or x > b
-    not_number: dict[str, Any] = {NUMBER_PREFIX + metadata_key(node.field): {"$ne": True}}
-    complements = [{key: {_COMPLEMENT[op]: order}} for op, order in bounds]
-    return _combine([not_number, *complements], conjunction=False)
+            raise ValidationError(
+                f"chroma compares numbers as floats; range bound {value} is beyond their range"
+            )
+        bounds.append({key: {_RANGE_OPERATORS[op]: order}})
+    return _combine(list(bounds), conjunction=True)
 
 
 def to_chroma_where(node: Filter) -> dict[str, Any] | bool:
     """The Chroma ``where`` dict for ``node``; True means "no filter", False means "matches nothing".
 
     The result selects exactly the records :func:`memstore.filters.matches` accepts, given metadata written by
-    :func:`chroma_metadata`. A range bound beyond the float range raises ValidationError.
+    :func:`chroma_metadata`. Raises ValidationError for what Chroma cannot express (see the module doc).
     """
     return _translate(node, negate=False)
 

@@ -97,17 +97,16 @@ class ExactIndex:
         full = rows is None or len(rows) > count // 8
         matrix = self._matrix[:count] if full else self._matrix[rows]
         norms = self._norms[:count] if full else self._norms[rows]
-        # einsum, not BLAS: as fast for a matrix-vector product here, and single-threaded, so no BLAS thread
-        # pool wakes up (or spins against the caller) between the SQL reads around each search.
-        products: _Floats = np.einsum("ij,j->i", matrix, query)
+        # Only the short list's order matters here (it is rescored exactly), so any monotone form will do:
+        # cosine needs the norms, dot is the product, and -|m - q|^2 ranks like 2 m.q - |m|^2.
+        products: _Floats = matrix @ query
         scores: _Floats
         if self.distance == "cosine":
-            scores = products / (norms * np.float32(np.linalg.norm(query)))
+            scores = products / norms
         elif self.distance == "dot":
             scores = products
         else:
-            squared = norms - 2 * products + np.float32(query @ query)
-            scores = -np.sqrt(np.maximum(squared, 0))
+            scores = 2 * products - norms
         return scores[rows] if full and rows is not None else scores
 
     def search(
@@ -154,8 +153,9 @@ class ExactIndex:
     @staticmethod
     def _best(scores: _Floats, top_k: int) -> npt.NDArray[np.intp]:
         """Positions of the ``top_k`` highest scores, plus any tied with the last one (for a stable order)."""
-        if top_k >= len(scores):
-            return np.arange(len(scores), dtype=np.intp)
-        part = np.argpartition(-scores, top_k - 1)[:top_k]
-        threshold = scores[part].min()
-        return np.flatnonzero(scores >= threshold)
+        count = len(scores)
+        if top_k >= count:
+            return np.arange(count, dtype=np.intp)
+        part = np.argpartition(scores, count - top_k)[count - top_k :]
+        above = scores >= scores[part].min()
+        return part if np.count_nonzero(above) == top_k else np.flatnonzero(above)

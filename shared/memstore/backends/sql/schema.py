@@ -66,11 +66,12 @@ vector_records = Table(
     metadata,
     Column("collection", Text, nullable=False),
     Column("key", Text, nullable=False),
-    # float32, little-endian, dimensions * 4 bytes
-    Column("vector", LargeBinary, nullable=False),
     Column("data", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     # The collection version that last wrote the row: readers fetch only rows newer than their cache.
     Column("version", BigInteger, nullable=False),
+    # float32, little-endian, dimensions * 4 bytes. Last: a row outgrows a SQLite page by its vector, and the
+    # columns before it stay on the row's own page, so reading a hit's data never walks the overflow chain.
+    Column("vector", LargeBinary, nullable=False),
     PrimaryKeyConstraint("collection", "key", name="pk_memstore_vector_records"),
     ForeignKeyConstraint(
         ["collection"],
