@@ -99,7 +99,8 @@ def store_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def chroma_server() -> Iterator[ChromaServer | str]:
     """The session's Chroma server (``chroma run`` on loopback), or the reason it could not start."""
-    external = os.environ.get("MEMSTORE_TEST_CHROMA_URL")  # http://host:port of a server to use instead
+    # http://host:port of a throwaway server to use instead: tests delete every memstore collection on it.
+    external = os.environ.get("MEMSTORE_TEST_CHROMA_URL")
     if external:
         parsed = urllib.parse.urlsplit(external)
         host, port = parsed.hostname or "127.0.0.1", parsed.port or 8000

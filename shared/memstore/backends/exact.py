@@ -97,9 +97,13 @@ class ExactIndex:
         full = rows is None or len(rows) > count // 8
         matrix = self._matrix[:count] if full else self._matrix[rows]
         norms = self._norms[:count] if full else self._norms[rows]
+        # einsum, not BLAS (matrix @ query): single-threaded and steady. OpenBLAS's threaded matrix-vector
+        # product is faster on an idle machine but 5-10x slower when cores are contended (its threads sleep
+        # between the SQL reads of each search, or fight the caller's threads); a library search should not
+        # spawn a thread per core under every caller. Measured in benchmarks/bench_vectors.py.
         # Only the short list's order matters here (it is rescored exactly), so any monotone form will do:
         # cosine needs the norms, dot is the product, and -|m - q|^2 ranks like 2 m.q - |m|^2.
-        products: _Floats = matrix @ query
+        products: _Floats = np.einsum("ij,j->i", matrix, query)
         scores: _Floats
         if self.distance == "cosine":
             scores = products / norms

@@ -15,6 +15,9 @@ What every backend guarantees (the conformance suite checks each one):
   all as far as its input goes.
 - **Missing things**: ``get``/``get_batch`` omit missing keys, deleting a missing key is not an error, and any
   operation on a collection that does not exist raises :class:`~memstore.errors.NotFoundError`.
+- **Filters** mean what :func:`memstore.filters.matches` says on every backend; what a backend cannot express
+  exactly raises ValidationError naming it (Chroma: a negated range, integers a float cannot hold exactly;
+  see :mod:`memstore.backends.chroma`), never a silently different answer.
 - **Names**: collection names follow one portable rule on every backend (Chroma's, the strictest: 3-512
   characters from ``[a-zA-Z0-9._-]``, starting and ending with a letter or digit, no ``..``, not an IPv4
   address). With ``names="strict"`` (the default) other names raise ValidationError; with
@@ -490,7 +493,8 @@ class VectorCollection(Generic[T]):
     ) -> list[SearchResult[T]]:
         """The ``top_k`` records most similar to ``vector``, best first, among those matching ``filter``.
 
-        ``filter`` is a :mod:`memstore.filters` tree or its dict form, over filterable data fields only.
+        ``filter`` is a :mod:`memstore.filters` tree or its dict form, over filterable data fields only; a
+        filter the backend cannot express exactly raises ValidationError (see the module doc).
         Scores: higher = more similar (cosine similarity, dot product, or negative Euclidean distance).
         Vectors are left out of the records unless ``include_vectors`` is true.
         """
