@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: demo test lint format bench reliability clean
+.PHONY: demo test lint format bench bench-vectors reliability clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ reliability: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_bridge.py
 	$(PY) benchmarks/bench_buffer.py
+	$(PY) benchmarks/bench_vectors.py
+
+# The vector benchmark alone; BENCH_ARGS="--sizes 10000 100000" adds the 100k size (long: Chroma ingest).
+bench-vectors: $(VENV)/.installed-bench
+	$(PY) benchmarks/bench_vectors.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) memstore_data .pytest_cache .mypy_cache .ruff_cache

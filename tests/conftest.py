@@ -1,20 +1,30 @@
 """Session-wide fixtures: real backends for every suite.
 
 ``sql_url`` runs a test on SQLite (a fresh file) and PostgreSQL (a fresh schema on the server this session
-starts); ``store_url`` adds the in-memory backend. Outside CI, a PostgreSQL that cannot start skips its
-tests with the reason; in CI it fails the session.
+starts); ``store_url`` adds the in-memory backend; ``vector_backend`` runs a test on every vector backend
+(those plus embedded Chroma and a Chroma server this session starts). Outside CI, a server that cannot start
+skips its tests with the reason; in CI it fails the session.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from services import PostgresServer, ServiceUnavailable, start_postgres
+from services import ChromaServer, PostgresServer, ServiceUnavailable, start_chroma, start_postgres
+
+from memstore import Database
+from memstore.backends.chroma import ChromaVectorBackend
+from memstore.backends.memory.vectors import MemoryVectorBackend
+from memstore.backends.sql.vectors import SqlVectorBackend
+from memstore.stores.vectors import VectorBackend
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -79,3 +89,101 @@ def store_url(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return "memory://"
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+# -- vectors -------------------------------------------------------------------------------------------------
+# ``vector_backend`` runs a test on every vector backend. A new backend is one module plus one entry in
+# VECTOR_BACKENDS below.
+
+
+@pytest.fixture(scope="session")
+def chroma_server() -> Iterator[ChromaServer | str]:
+    """The session's Chroma server (``chroma run`` on loopback), or the reason it could not start."""
+    # http://host:port of a throwaway server to use instead: tests delete every memstore collection on it.
+    external = os.environ.get("MEMSTORE_TEST_CHROMA_URL")
+    if external:
+        parsed = urllib.parse.urlsplit(external)
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 8000
+        yield ChromaServer(host=host, port=port, data_dir=Path(), process=None)
+        return
+    try:
+        server = start_chroma()
+    except ServiceUnavailable as exc:
+        yield str(exc)
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def chroma_server_backend(chroma_server: ChromaServer | str) -> Iterator[VectorBackend]:
+    """A backend on the session's Chroma server; every collection is deleted after the test."""
+    if isinstance(chroma_server, str):
+        _unavailable(f"Chroma server unavailable: {chroma_server}")
+        raise AssertionError("unreachable")
+    backend = ChromaVectorBackend(host=chroma_server.host, port=chroma_server.port, timeout=60)
+    try:
+        yield backend
+    finally:
+        for spec in backend.list_collections():
+            backend.delete_collection(spec.name)
+        backend.close()
+
+
+@contextmanager
+def _memory_vectors(request: pytest.FixtureRequest) -> Iterator[VectorBackend]:
+    yield MemoryVectorBackend()
+
+
+@contextmanager
+def _sql_vectors(request: pytest.FixtureRequest, dialect: str) -> Iterator[VectorBackend]:
+    with Database(str(request.getfixturevalue(f"{dialect}_url"))) as database:
+        backend = SqlVectorBackend(database)
+        yield backend
+        backend.close()
+
+
+@contextmanager
+def _chroma_embedded_vectors(request: pytest.FixtureRequest) -> Iterator[VectorBackend]:
+    backend = ChromaVectorBackend(path=request.getfixturevalue("tmp_path") / "chroma")
+    yield backend
+    backend.close()
+
+
+@contextmanager
+def _chroma_server_vectors(request: pytest.FixtureRequest) -> Iterator[VectorBackend]:
+    yield request.getfixturevalue("chroma_server_backend")
+
+
+VECTOR_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], AbstractContextManager[VectorBackend]]] = {
+    "memory": _memory_vectors,
+    "sqlite": lambda request: _sql_vectors(request, "sqlite"),
+    "postgresql": lambda request: _sql_vectors(request, "postgresql"),
+    "chroma": _chroma_embedded_vectors,
+    "chroma-server": _chroma_server_vectors,
+}
+
+
+@pytest.fixture(params=list(VECTOR_BACKENDS))
+def vector_backend(request: pytest.FixtureRequest) -> Iterator[VectorBackend]:
+    """Vector-contract tests run on every backend: memory, SQLite, PostgreSQL, embedded Chroma, a server."""
+    with VECTOR_BACKENDS[request.param](request) as backend:
+        yield backend
+
+
+@pytest.fixture
+def private_chroma_server() -> Iterator[ChromaServer]:
+    """A Chroma server for one test alone, for tests that pause, break or stop it."""
+    try:
+        server = start_chroma()
+    except ServiceUnavailable as exc:
+        _unavailable(f"Chroma server unavailable: {exc}")
+        raise AssertionError("unreachable") from exc
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            os.kill(server.process.pid, signal.SIGCONT)  # a paused server cannot act on SIGTERM
+        server.stop()

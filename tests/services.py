@@ -1,4 +1,4 @@
-"""Real servers the test session starts on loopback: PostgreSQL now, more as the suites need them.
+"""Real servers the test session starts on loopback: PostgreSQL and a Chroma server.
 
 Each starter returns a handle with ``stop()``, or raises :class:`ServiceUnavailable` with the reason. In CI
 (``CI=true``) conftest turns that reason into a failure: backend tests must run there, never skip.
@@ -11,7 +11,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,3 +121,71 @@ def start_postgres() -> PostgresServer:
         shutil.rmtree(root, ignore_errors=True)
         raise ServiceUnavailable(f"PostgreSQL did not start: {started.stderr.strip()} {log}")
     return server
+
+
+# -- Chroma server ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChromaServer:
+    """A ``chroma run`` process on loopback with its data in a temp dir."""
+
+    host: str
+    port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None
+
+    @property
+    def url(self) -> str:
+        """The ``vectors=`` URL of this server for :class:`memstore.Memstore`."""
+        return f"chroma+http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=20)
+        if self.process is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def _chroma_alive(host: str, port: int) -> bool:
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+        with opener.open(f"http://{host}:{port}/api/v2/heartbeat", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def start_chroma(timeout: float = 60.0) -> ChromaServer:
+    """``chroma run`` (the console script beside this interpreter) on a free loopback port, offline."""
+    executable = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    if executable is None:
+        raise ServiceUnavailable("the chroma command is not installed (pip install chromadb)")
+    root = Path(tempfile.mkdtemp(prefix="memstore-chroma-"))
+    port = free_port()
+    log = (root / "server.log").open("wb")
+    process = subprocess.Popen(
+        [executable, "run", "--path", str(root / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    log.close()
+    server = ChromaServer(host="127.0.0.1", port=port, data_dir=root, process=process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = (root / "server.log").read_text(errors="replace")[-800:]
+            shutil.rmtree(root, ignore_errors=True)
+            raise ServiceUnavailable(f"chroma run exited with {process.returncode}: {output}")
+        if _chroma_alive(server.host, port):
+            return server
+        time.sleep(0.1)
+    output = (root / "server.log").read_text(errors="replace")[-800:]
+    server.stop()
+    raise ServiceUnavailable(f"chroma run did not answer its heartbeat within {timeout:.0f}s: {output}")

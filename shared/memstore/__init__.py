@@ -7,20 +7,54 @@ Start from :class:`Memstore`; everything else hangs off it::
     with Memstore() as store:            # sqlite:///memstore_data/memstore.db
         store.kv.set("greeting", "hello")
 
-The import is light on purpose (SQLAlchemy only): vector backends and embedders load when first used.
+The import is light on purpose (SQLAlchemy only): vector backends and embedders load when first used. The
+vector and embedding names below are imported on first access (PEP 562), so ``import memstore`` never loads
+numpy or chromadb.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from memstore.backends.sql.database import Database
 from memstore.errors import BackendError, ConflictError, MemstoreError, NotFoundError, ValidationError
 from memstore.facade import DEFAULT_URL, MEMORY_URL, Memstore
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range
 from memstore.models import Content, Message
+from memstore.records import DataField, Distance, KeyField, RecordDefinition, RecordMapper, VectorField
 from memstore.stores.buffer import BufferStore, CursorPage
 from memstore.stores.chat import Conversation, Platform
 from memstore.stores.conversations import ConversationManager, ConversationPage
 from memstore.stores.kv import KVStore, KVValue
 
+if TYPE_CHECKING:
+    from memstore.embeddings import Embedder, HashingEmbedder, MiniLMEmbedder, get_default_embedder
+    from memstore.stores.semantic import SemanticStore
+    from memstore.stores.vectors import SearchResult, VectorCollection, VectorStore
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Embedder": "memstore.embeddings",
+    "HashingEmbedder": "memstore.embeddings",
+    "MiniLMEmbedder": "memstore.embeddings",
+    "get_default_embedder": "memstore.embeddings",
+    "SemanticStore": "memstore.stores.semantic",
+    "SearchResult": "memstore.stores.vectors",
+    "VectorCollection": "memstore.stores.vectors",
+    "VectorStore": "memstore.stores.vectors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memstore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_URL",
@@ -34,20 +68,34 @@ __all__ = [
     "ConversationManager",
     "ConversationPage",
     "CursorPage",
+    "DataField",
     "Database",
+    "Distance",
+    "Embedder",
     "Eq",
     "Filter",
+    "HashingEmbedder",
     "In",
     "KVStore",
     "KVValue",
+    "KeyField",
     "Memstore",
     "MemstoreError",
     "Message",
+    "MiniLMEmbedder",
     "Not",
     "NotFoundError",
     "Or",
     "Platform",
     "Range",
+    "RecordDefinition",
+    "RecordMapper",
+    "SearchResult",
+    "SemanticStore",
     "ValidationError",
+    "VectorCollection",
+    "VectorField",
+    "VectorStore",
     "__version__",
+    "get_default_embedder",
 ]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL
 
@@ -10,18 +15,113 @@ from memstore.backends.memory import MemoryChatBackend, MemoryKVBackend
 from memstore.backends.sql.chat import SqlChatBackend
 from memstore.backends.sql.database import Database
 from memstore.backends.sql.kv import SqlKVBackend
+from memstore.errors import ValidationError
 from memstore.stores.buffer import BufferStore
 from memstore.stores.chat import ChatBackend
 from memstore.stores.conversations import ConversationManager
 from memstore.stores.kv import KVBackend, KVStore
 
-__all__ = ["DEFAULT_URL", "MEMORY_URL", "Memstore"]
+if TYPE_CHECKING:
+    from memstore.stores.vectors import VectorBackend, VectorStore
+
+__all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore"]
 
 DEFAULT_URL = "sqlite:///memstore_data/memstore.db"
 """The embedded default: one SQLite file (WAL mode) under ``./memstore_data/``."""
 
 MEMORY_URL = "memory://"
 """Keep everything in this process's memory: for tests and throw-away sessions."""
+
+DEFAULT_CHROMA_TIMEOUT = 30.0
+"""Seconds one request to a Chroma server may take (``chroma+http://host:port?timeout=5`` changes it)."""
+
+DEFAULT_VECTORS_DIR = "memstore_data/chroma"
+"""Where embedded Chroma keeps vectors when the database is not a SQLite file (PostgreSQL)."""
+
+
+@dataclass(frozen=True)
+class _VectorsChoice:
+    """Which vector backend a Memstore uses, decided (and validated) at construction, built on first use."""
+
+    kind: str  # "chroma", "sql" or "memory"
+    path: str | None = None
+    host: str | None = None
+    port: int = 8000
+    ssl: bool = False
+    timeout: float = 30.0
+
+    def describe(self) -> str:
+        if self.kind != "chroma":
+            return self.kind
+        if self.path is not None:
+            return f"chroma:///{self.path}"
+        return f"chroma+{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+
+def _sqlite_file(database: Database) -> Path | None:
+    name = database.url.database or ""
+    if name.startswith("file:"):
+        parsed = urllib.parse.urlsplit(name)
+        name = "" if "mode=memory" in parsed.query else parsed.path
+    return None if name in {"", ":memory:"} else Path(name).expanduser()
+
+
+def _choose_vectors(vectors: str | None, url: str | URL, database: Database | None) -> _VectorsChoice:
+    if vectors is None:
+        if database is None:
+            return _VectorsChoice("memory")
+        if database.is_sqlite:
+            path = _sqlite_file(database)
+            return (
+                _VectorsChoice("memory")
+                if path is None
+                else _VectorsChoice("chroma", str(path.parent / "chroma"))
+            )
+        return _VectorsChoice("chroma", DEFAULT_VECTORS_DIR)
+    if not isinstance(vectors, str):
+        raise ValidationError(f"vectors is a string such as 'chroma:///path', not {type(vectors).__name__}")
+    if vectors == "memory":
+        return _VectorsChoice("memory")
+    if vectors == "sql":
+        if database is None:
+            raise ValidationError(f"vectors='sql' needs a SQL database URL, not {url!r}")
+        return _VectorsChoice("sql")
+    if vectors.startswith("chroma:///"):
+        directory = vectors[len("chroma:///") :]
+        if not directory:
+            raise ValidationError(
+                "chroma:/// needs a path: chroma:///relative/dir or chroma:////absolute/dir"
+            )
+        return _VectorsChoice("chroma", directory)
+    if vectors.startswith(("chroma+http://", "chroma+https://")):
+        parsed = urllib.parse.urlsplit(vectors)
+        try:
+            port = parsed.port
+        except ValueError as exc:
+            raise ValidationError(f"bad port in {vectors!r}") from exc
+        options = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        if (
+            not parsed.hostname
+            or parsed.path not in {"", "/"}
+            or parsed.fragment
+            or set(options) - {"timeout"}
+        ):
+            raise ValidationError(
+                f"a Chroma server is chroma+http://host:port[?timeout=seconds], not {vectors!r}"
+            )
+        try:
+            timeout = float(options.get("timeout", [DEFAULT_CHROMA_TIMEOUT])[-1])
+        except ValueError as exc:
+            raise ValidationError(f"bad timeout in {vectors!r}") from exc
+        if not 0 < timeout < float("inf"):
+            raise ValidationError(f"bad timeout in {vectors!r}")
+        ssl = parsed.scheme == "chroma+https"
+        port = port or (443 if ssl else 8000)
+        return _VectorsChoice("chroma", host=parsed.hostname, port=port, ssl=ssl, timeout=timeout)
+    raise ValidationError(
+        f"unknown vectors backend {vectors!r}: "
+        "use 'chroma:///path', 'chroma+http://host:port', 'sql' or 'memory'"
+    )
 
 
 class Memstore:
@@ -31,11 +131,19 @@ class Memstore:
     ``postgresql://user@host/db`` to scale out; the same code runs on both. ``"memory://"`` keeps everything
     in process memory. Use it as a context manager, or call :meth:`close`, to release connections.
 
+    ``vectors`` chooses where :attr:`vectors` keeps vectors: ``"chroma:///relative/dir"`` or
+    ``"chroma:////absolute/dir"`` (embedded Chroma), ``"chroma+http://host:port"`` (a Chroma server; add
+    ``?timeout=seconds`` to change the 30 s bound on each request),
+    ``"sql"`` (the same database, exact search) or ``"memory"``. The default is embedded Chroma in a
+    ``chroma`` folder beside the SQLite file (``memstore_data/chroma`` for :data:`DEFAULT_URL` and for
+    PostgreSQL), and memory for ``memory://`` and in-memory SQLite.
+
     Stores hang off it: :attr:`kv` (key-value, with namespaces via :meth:`KVStore.namespace_store`),
-    :meth:`buffer` (the messages of one conversation) and :attr:`conversations` (platforms, conversations).
+    :meth:`buffer` (the messages of one conversation), :attr:`conversations` (platforms, conversations) and
+    :attr:`vectors` (vector collections, created on first use: chat- and KV-only code never loads Chroma).
     """
 
-    def __init__(self, url: str | URL = DEFAULT_URL) -> None:
+    def __init__(self, url: str | URL = DEFAULT_URL, *, vectors: str | None = None) -> None:
         self.url = url
         kv_backend: KVBackend
         chat_backend: ChatBackend
@@ -51,13 +159,51 @@ class Memstore:
         """The key-value store, in the ``"default"`` namespace."""
         self.conversations = ConversationManager(chat_backend)
         """Platforms and conversations, and messages across them."""
+        try:
+            self._vectors_choice = _choose_vectors(vectors, url, self.database)
+        except ValidationError:
+            self.close()
+            raise
+        self._vectors: VectorStore | None = None
+        self._vectors_lock = threading.Lock()
 
     def buffer(self, conversation_id: str) -> BufferStore:
         """The ordered messages of one conversation (created on its first message)."""
         return self.conversations.buffer(conversation_id)
 
+    def _vector_backend(self) -> VectorBackend:
+        choice = self._vectors_choice
+        if choice.kind == "memory":
+            from memstore.backends.memory.vectors import MemoryVectorBackend
+
+            return MemoryVectorBackend()
+        if choice.kind == "sql":
+            from memstore.backends.sql.vectors import SqlVectorBackend
+
+            assert self.database is not None
+            return SqlVectorBackend(self.database)
+        from memstore.backends.chroma import ChromaVectorBackend
+
+        if choice.path is not None:
+            return ChromaVectorBackend(path=choice.path)
+        return ChromaVectorBackend(host=choice.host, port=choice.port, ssl=choice.ssl, timeout=choice.timeout)
+
+    @property
+    def vectors(self) -> VectorStore:
+        """The vector store (backend chosen by ``vectors=``), created on first access."""
+        with self._vectors_lock:
+            if self._vectors is None:
+                from memstore.stores.vectors import VectorStore
+
+                self._vectors = VectorStore(self._vector_backend())
+            return self._vectors
+
     def close(self) -> None:
-        """Release every connection the store holds. Idempotent."""
+        """Release every connection and client the store holds. Idempotent."""
+        vectors = getattr(self, "_vectors", None)
+        if vectors is not None:
+            self._vectors = None
+            vectors.close()
         if self.database is not None:
             self.database.close()
 
@@ -83,4 +229,4 @@ class Memstore:
 
     def __repr__(self) -> str:
         shown = self.url.render_as_string(hide_password=True) if isinstance(self.url, URL) else self.url
-        return f"Memstore({shown!r})"
+        return f"Memstore({shown!r}, vectors={self._vectors_choice.describe()!r})"

@@ -1,11 +1,8 @@
-"""Reliability suite settings: `make reliability` raises the counts through MEMSTORE_RELIABILITY_SCALE."""
+"""Puts this folder on sys.path, so the helpers (``hostile``, ``reliability_settings``) load by name."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-
-SCALE = max(1, int(os.environ.get("MEMSTORE_RELIABILITY_SCALE", "1")))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SCALE
+from reliability_settings import SCALE
 
 from memstore import Memstore, Message
 

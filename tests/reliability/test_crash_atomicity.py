@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SCALE
+from reliability_settings import SCALE
 
 from memstore import Memstore
 
