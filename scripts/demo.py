@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from memstore import DEFAULT_URL, Memstore, Message
+from memstore import DEFAULT_URL, Memstore, Message, SemanticStore, get_default_embedder
 
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 log = logging.getLogger("memstore.demo")
@@ -33,6 +33,20 @@ def main() -> None:
             log.info("  [%d] %-9s %s", message.position, message.role, message.content)
         tool_calls = chat.get_msg(type_include=["tool_call"], filter_meta={"tool": "reminder"})
         log.info("tool calls with tool=reminder: %d", len(tool_calls))
+
+        # Semantic search with the offline MiniLM embedder over embedded Chroma (memstore_data/chroma).
+        notes = SemanticStore(store.vectors, get_default_embedder())
+        notes.add_docs(
+            [
+                ("n1", "Ada prefers PostgreSQL for production workloads."),
+                ("n2", "The team lunch is on Friday at noon."),
+                ("n3", "Graph databases model relationships as first-class edges."),
+            ],
+            table="demo-notes",
+        )
+        for note_id, score in notes.search("Which database does Ada like?", table="demo-notes", top_k=2):
+            log.info("semantic hit %s (cosine %.2f)", note_id, score)
+        notes.delete_table("demo-notes")
 
         kv = store.kv.namespace_store("demo")
         kv.mset({"user:ada:lang": "en", "user:ada:tz": "Europe/London"})
