@@ -21,10 +21,15 @@ BATCH = 100
 
 WRITER = """
 import sys, uuid
-from memstore import Memstore, Message
+from memstore import DataField, KeyField, Memstore, Message, RecordDefinition, VectorField
 run = uuid.uuid4().hex[:8]
-with Memstore(sys.argv[1]) as store:
+definition = RecordDefinition(
+    KeyField("id"), VectorField("v", dimensions=8), [DataField("batch", filterable=True)]
+)
+with Memstore(sys.argv[1], vectors="sql") as store:
     buffer = store.buffer("crash")
+    vectors = store.vectors.get_collection("crash", definition)
+    vectors.create_if_not_exists()
     batch = 0
     while True:
         tag = f"{run}-{batch}"
@@ -32,6 +37,8 @@ with Memstore(sys.argv[1]) as store:
                           for i in range({BATCH})]
         buffer.add_msgs(batch_messages)
         store.kv.mset({f"{tag}:{i:03d}": f"value {i}" for i in range({BATCH})})
+        records = [{"id": f"{tag}:{i}", "v": [float(i % 7) + 1.0] * 8, "batch": tag} for i in range({BATCH})]
+        vectors.upsert_batch(records)
         print(tag, flush=True)
         batch += 1
 """.replace("{BATCH}", str(BATCH))
@@ -43,7 +50,7 @@ def _check(url: str, path: Path) -> tuple[int, int]:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         connection.close()
-    with Memstore(url) as store:
+    with Memstore(url, vectors="sql") as store:
         messages = list(store.buffer("crash").get_msgs_forward(page_size=2000))
         assert [m.position for m in messages] == list(range(len(messages))), "positions stay contiguous"
         per_batch = Counter(m.metadata["batch"] for m in messages)
@@ -52,6 +59,13 @@ def _check(url: str, path: Path) -> tuple[int, int]:
             assert [m.metadata["i"] for m in messages if m.metadata["batch"] == tag] == list(range(BATCH))
         kv_batches = Counter(key.split(":")[0] for key in store.kv.keys(""))
         assert set(kv_batches.values()) <= {BATCH}, "a KV batch is wholly present or wholly absent"
+        collection = store.vectors.get_collection("crash")
+        vector_batches = 0
+        for tag in per_batch:  # vectors are written after their message batch
+            found = len(collection.get_batch([f"{tag}:{i}" for i in range(BATCH)]))
+            assert found in {0, BATCH}, "a vector batch is wholly present or wholly absent"
+            vector_batches += found == BATCH
+        assert collection.count() == vector_batches * BATCH
         return len(per_batch), len(kv_batches)
 
 
