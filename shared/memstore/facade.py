@@ -6,11 +6,11 @@ import threading
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL
 
+from memstore._closing import Closing
 from memstore.backends.memory import MemoryChatBackend, MemoryKVBackend
 from memstore.backends.sql.chat import SqlChatBackend
 from memstore.backends.sql.database import Database
@@ -124,7 +124,7 @@ def _choose_vectors(vectors: str | None, url: str | URL, database: Database | No
     )
 
 
-class Memstore:
+class Memstore(Closing):
     """Durable memory for an LLM application: one database, the stores on top of it.
 
     ``url`` is a SQLAlchemy URL: ``sqlite:///path.db`` (the embedded default, :data:`DEFAULT_URL`) or
@@ -206,26 +206,6 @@ class Memstore:
             vectors.close()
         if self.database is not None:
             self.database.close()
-
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close` (closing only returns pooled connections, so it does not block)."""
-        self.close()
-
-    def __enter__(self) -> Memstore:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Memstore:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         shown = self.url.render_as_string(hide_password=True) if isinstance(self.url, URL) else self.url

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
@@ -18,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from memstore._closing import Closing
 from memstore._validate import dumps
 from memstore.backends.sql import schema
 from memstore.errors import BackendError, ConflictError, MemstoreError
@@ -51,7 +51,7 @@ def _normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-class Database:
+class Database(Closing):
     """Owns one SQLAlchemy engine and runs every SQL statement of the library.
 
     ``sqlite:///path.db`` (the embedded default) uses the stdlib ``sqlite3`` driver with WAL, a busy timeout
@@ -217,22 +217,6 @@ class Database:
         if self._async_engine is not None:
             self._async_engine.sync_engine.dispose()
             self._async_engine = None
-
-    def __enter__(self) -> Database:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Database:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
