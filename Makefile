@@ -35,6 +35,7 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) scripts/check_notebooks.py
 
 format: $(VENV)/.installed-dev
 	$(PY) -m ruff check --fix .
