@@ -415,9 +415,11 @@ class MemstoreVectorStore(BasePydanticVectorStore):
             )
         if query.query_embedding is None:
             raise ValueError("MemstoreVectorStore queries need query_embedding")
+        # An empty node_ids / doc_ids means "no restriction", as in LlamaIndex's integrations: a
+        # VectorIndexRetriever over a store keeping the text passes node_ids=[] (its index_struct is empty).
         where = _all_of(
-            None if query.node_ids is None else In("node_id", list(query.node_ids)),
-            None if query.doc_ids is None else In("ref_doc_id", list(query.doc_ids)),
+            In("node_id", list(query.node_ids)) if query.node_ids else None,
+            In("ref_doc_id", list(query.doc_ids)) if query.doc_ids else None,
             to_memstore_filter(query.filters),
         )
         empty = VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
