@@ -46,7 +46,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 
 from llamaindex_memstore._plan import Call, Plan, run_async, run_sync
 from llamaindex_memstore._store import StoreArg, open_store
-from memstore import Memstore, ValidationError
+from memstore import Memstore, NotFoundError, ValidationError
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range
 from memstore.records import DataField, KeyField, RecordDefinition, VectorField
 from memstore.stores.vectors import MAX_TOP_K, VectorCollection
@@ -253,22 +253,30 @@ class MemstoreVectorStore(BasePydanticVectorStore):
     # -- the collection -----------------------------------------------------------------------------------
 
     def _open(self, dimensions: int | None) -> Plan[VectorCollection[dict[str, Any]] | None]:
-        """The collection handle; created with ``dimensions`` if given, else None when it does not exist."""
+        """The collection handle, or None if the collection does not exist.
+
+        Only ``add`` passes ``dimensions`` (those of its first node): then a missing collection is created,
+        sized by ``dimensions=`` if given, else by the node. Reads never create anything.
+        """
         if self._collection is not None:
             return self._collection
-        dims = self.dimensions if self.dimensions is not None else dimensions
         vectors = self._store.vectors
-        if dims is None:
-            handle = vectors.get_collection(self.collection_name)
-            if not (yield Call(handle, "exists")):
+        if dimensions is None:
+            definition = None if self.dimensions is None else _definition(self.dimensions, self.distance)
+            handle = vectors.get_collection(self.collection_name, definition)
+            try:
+                # Reads and checks the stored definition through the core (its a-twin when async).
+                yield Call(handle, "count")
+            except NotFoundError:
                 return None
-            stored = handle.definition
+            stored = handle.definition  # checked and cached by the call above: no I/O here
             if stored != _definition(stored.vector.dimensions, self.distance):
                 raise ValidationError(
                     f"collection {self.collection_name!r} exists with another layout or distance: "
                     f"{stored.to_json()}"
                 )
         else:
+            dims = self.dimensions if self.dimensions is not None else dimensions
             handle = vectors.get_collection(self.collection_name, _definition(dims, self.distance))
             yield Call(handle, "create_if_not_exists")
         self._collection = handle
@@ -367,14 +375,13 @@ class MemstoreVectorStore(BasePydanticVectorStore):
         await run_async(self._delete_nodes(node_ids, filters))
 
     def _clear(self) -> Plan[None]:
-        collection = yield from self._open(None)
-        if collection is not None:
-            yield Call(collection, "delete_collection")
-        self._collection = None
+        # Deletes the records and keeps the collection: other handles on it (other processes, other
+        # MemstoreVectorStore objects) stay valid, and its dimensions stay fixed.
+        yield from self._delete_where(None)
         return None
 
     def clear(self) -> None:
-        """Delete every node: the collection itself is dropped (recreated by the next ``add``)."""
+        """Delete every node (the collection itself stays, with its dimensions)."""
         run_sync(self._clear())
 
     async def aclear(self) -> None:

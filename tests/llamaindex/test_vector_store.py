@@ -21,7 +21,8 @@ from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 
 from llamaindex_memstore import MemstoreVectorStore
 from llamaindex_memstore.vector_store import UNSUPPORTED_OPERATORS, to_memstore_filter
-from memstore import Memstore, ValidationError
+from memstore import ConflictError, Memstore, ValidationError
+from memstore.records import DataField, RecordDefinition, VectorField
 
 # Values chosen so that Python's == and memstore's type-strict comparison agree (no bool next to 0/1 under
 # the same key): where they differ is pinned separately in test_documented_differences.
@@ -446,3 +447,56 @@ def test_async_twins_match_sync(vector_store: MemstoreVectorStore, reference: Si
         assert await vector_store.aget_nodes() == []
 
     asyncio.run(scenario())
+
+
+def test_any_metadata_round_trips_and_top_level_keys_filter(vector_memstore: Memstore) -> None:
+    metadata = {
+        'we"ird': 1,
+        "": "empty key",
+        "a.b": "dotted",
+        "nested": {"x": [1, {"y": None}], "lang": "en"},
+        "list": [1, "a", True],
+        "unicode ✓": "ünï",
+    }
+    store = MemstoreVectorStore(vector_memstore, collection_name="li-keys")
+    store.add([TextNode(id_="k", text="t", embedding=[1.0, 0.0], metadata=metadata)])
+    assert store.get_nodes(node_ids=["k"])[0].metadata == metadata
+    # A filter key is one top-level metadata key, dots included (as in SimpleVectorStore): never a path.
+    assert [n.node_id for n in store.get_nodes(filters=flat(leaf("a.b", "==", "dotted")))] == ["k"]
+    assert [n.node_id for n in store.get_nodes(filters=flat(leaf("unicode ✓", "==", "ünï")))] == ["k"]
+    assert (
+        store.get_nodes(filters=flat(leaf("lang", "==", "en"))) == []
+    )  # nested values are not top-level keys
+    with pytest.raises(ValueError, match="double quote"):
+        store.get_nodes(filters=flat(leaf('we"ird', "==", 1)))
+
+
+def test_two_handles_on_one_collection(vector_memstore: Memstore) -> None:
+    first = MemstoreVectorStore(vector_memstore, collection_name="li-shared")
+    second = MemstoreVectorStore(vector_memstore, collection_name="li-shared")
+    first.add(make_nodes()[:3])
+    assert remaining(second) == ["node-0", "node-1", "node-2"]
+    second.clear()
+    assert remaining(first) == []
+    first.add(make_nodes()[3:5])
+    assert remaining(second) == ["node-3", "node-4"]
+
+
+def test_reads_create_nothing_and_layouts_are_checked(vector_memstore: Memstore) -> None:
+    sized = MemstoreVectorStore(vector_memstore, collection_name="li-sized", dimensions=3)
+    assert sized.query(VectorStoreQuery(query_embedding=[1.0, 0.0, 0.0], similarity_top_k=1)).ids == []
+    assert sized.get_nodes() == []
+    assert "li-sized" not in vector_memstore.vectors.list_collection_names()
+    sized.add(make_nodes()[:1])
+    assert "li-sized" in vector_memstore.vectors.list_collection_names()
+    with pytest.raises(ValueError, match="another layout or distance"):
+        MemstoreVectorStore(vector_memstore, collection_name="li-sized", distance="dot").get_nodes()
+    with pytest.raises(ConflictError):
+        MemstoreVectorStore(vector_memstore, collection_name="li-sized", dimensions=4).get_nodes()
+    # A collection made by other code, with another layout, is refused rather than misread.
+    other = vector_memstore.vectors.get_collection(
+        "li-foreign", RecordDefinition("id", VectorField("v", 2), [DataField("text")])
+    )
+    other.create()
+    with pytest.raises(ValueError, match="another layout"):
+        MemstoreVectorStore(vector_memstore, collection_name="li-foreign").get_nodes()
