@@ -1,4 +1,5 @@
-"""LlamaIndex adapters for memstore: durable chat history, ``Memory`` queues and docstores in one database.
+"""LlamaIndex adapters for memstore: durable chat history, ``Memory`` queues, docstores and
+vector stores in one database.
 
 ::
 
