@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 from typing import Any
 
 import pytest
@@ -500,3 +501,72 @@ def test_reads_create_nothing_and_layouts_are_checked(vector_memstore: Memstore)
     other.create()
     with pytest.raises(ValueError, match="another layout"):
         MemstoreVectorStore(vector_memstore, collection_name="li-foreign").get_nodes()
+
+
+def test_async_twins_never_touch_the_backend_on_the_event_loop(
+    vector_memstore: Memstore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = vector_memstore.vectors.backend
+    calls: list[tuple[str, int]] = []
+    for name in ("create_collection", "describe_collection", "upsert", "get", "delete", "count", "search"):
+        real = getattr(backend, name)
+
+        def spy(*args: Any, _name: str = name, _real: Any = real, **kwargs: Any) -> Any:
+            calls.append((_name, threading.get_ident()))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(backend, name, spy)
+
+    async def scenario() -> int:
+        store = MemstoreVectorStore(vector_memstore, collection_name="li-async-thread")
+        await store.async_add(make_nodes())
+        await store.aquery(VectorStoreQuery(query_embedding=QUERY, similarity_top_k=2))
+        await store.aquery(
+            VectorStoreQuery(query_embedding=QUERY, similarity_top_k=2, mode=VectorStoreQueryMode.MMR)
+        )
+        await store.aget_nodes(filters=flat(leaf("lang", "==", "en")))
+        await store.aget_nodes(node_ids=["node-1"])
+        await store.adelete("doc-a")
+        await store.adelete_nodes(node_ids=["node-1"])
+        await store.aclear()
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(scenario())
+    assert {name for name, _ in calls} >= {"create_collection", "upsert", "get", "delete", "search"}
+    assert all(thread != loop_thread for _, thread in calls)
+
+
+def test_mmr_with_filters_matches_simple_vector_store(
+    vector_store: MemstoreVectorStore, reference: SimpleVectorStore
+) -> None:
+    query = VectorStoreQuery(
+        query_embedding=QUERY,
+        similarity_top_k=3,
+        mode=VectorStoreQueryMode.MMR,
+        filters=flat(leaf("lang", "nin", ["de"]), leaf("score", ">=", 0)),
+    )
+    ours, theirs = run_both(vector_store, reference, query, mmr_threshold=0.3)
+    assert ours.ids == theirs.ids
+    assert len(ours.ids) == 3
+
+
+def test_more_matches_than_one_search_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleting goes in rounds until nothing matches; get_nodes refuses to return a truncated list."""
+    monkeypatch.setattr("llamaindex_memstore.vector_store.MAX_TOP_K", 7)
+    with Memstore("memory://") as memstore:
+        store = MemstoreVectorStore(memstore, collection_name="li-rounds")
+        nodes = [
+            TextNode(id_=f"r{i}", text="t", embedding=[1.0, float(i)], metadata={"even": i % 2 == 0})
+            for i in range(30)
+        ]
+        for node in nodes:
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id="doc")
+        store.add(nodes)
+        with pytest.raises(ValidationError, match="more than 7"):
+            store.get_nodes()
+        assert len(store.get_nodes(node_ids=[f"r{i}" for i in range(30)])) == 30  # by id: no limit
+        store.delete("doc")
+        assert memstore.vectors.get_collection("li-rounds").count() == 0
+        store.add(nodes)
+        store.clear()
+        assert memstore.vectors.get_collection("li-rounds").count() == 0
