@@ -229,7 +229,11 @@ class MemstoreVectorStore(BasePydanticVectorStore):
         ):
             raise ValidationError("mmr_prefetch_factor must be an int >= 1")
         self._store, self._owns_store = open_store(store)
-        self._store.vectors.storage_name(collection_name)  # a bad name fails here, not at first use
+        try:
+            self._store.vectors.storage_name(collection_name)  # a bad name fails here, not at first use
+        except Exception:
+            self.close()
+            raise
 
     @classmethod
     def class_name(cls) -> str:
@@ -432,12 +436,12 @@ class MemstoreVectorStore(BasePydanticVectorStore):
         empty = VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         collection = yield from self._open(None)
         top_k = query.similarity_top_k
+        if top_k > MAX_TOP_K:
+            raise ValidationError(f"similarity_top_k is at most {MAX_TOP_K} (the core's search limit)")
         if collection is None or top_k < 1:
             return empty
         if mode == VectorStoreQueryMode.DEFAULT:
-            hits = yield Call(
-                collection, "search", (query.query_embedding, min(top_k, MAX_TOP_K)), {"filter": where}
-            )
+            hits = yield Call(collection, "search", (query.query_embedding, top_k), {"filter": where})
             return VectorStoreQueryResult(
                 nodes=[_to_node(hit.record) for hit in hits],
                 similarities=[hit.score for hit in hits],

@@ -570,3 +570,9 @@ def test_more_matches_than_one_search_returns(monkeypatch: pytest.MonkeyPatch) -
         store.add(nodes)
         store.clear()
         assert memstore.vectors.get_collection("li-rounds").count() == 0
+
+
+def test_top_k_beyond_the_core_limit_raises(vector_store: MemstoreVectorStore) -> None:
+    with pytest.raises(ValidationError, match="at most 10000"):
+        vector_store.query(VectorStoreQuery(query_embedding=QUERY, similarity_top_k=10_001))
+    assert len(vector_store.query(VectorStoreQuery(query_embedding=QUERY, similarity_top_k=10_000)).ids) == 8
