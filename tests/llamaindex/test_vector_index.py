@@ -81,7 +81,7 @@ def test_mmr_query_mode_through_the_index(vector_memstore: Memstore) -> None:
     results = []
     for vector_store in (MemstoreVectorStore(vector_memstore, collection_name="li-mmr"), SimpleVectorStore()):
         index = VectorStoreIndex.from_documents(
-            documents() + [Document(text="Puffins nest on cliffs; puffins dive.", doc_id="doc-birds-2")],
+            [*documents(), Document(text="Puffins nest on cliffs; puffins dive.", doc_id="doc-birds-2")],
             storage_context=StorageContext.from_defaults(vector_store=vector_store),
             embed_model=LetterEmbedding(),
         )
