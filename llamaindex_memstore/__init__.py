@@ -1,4 +1,5 @@
-"""LlamaIndex adapters for memstore: durable chat history, ``Memory`` queues and docstores in one database.
+"""LlamaIndex adapters for memstore: durable chat history, ``Memory`` queues, docstores and
+vector stores in one database.
 
 ::
 
@@ -17,11 +18,14 @@ from llamaindex_memstore.chat_store import MemstoreChatStore
 from llamaindex_memstore.kvstore import MemstoreKVStore
 from llamaindex_memstore.memory_chat_store import MemstoreMemoryChatStore
 from llamaindex_memstore.messages import to_chat_message, to_memstore_message
+from llamaindex_memstore.vector_store import MemstoreVectorStore, to_memstore_filter
 
 __all__ = [
     "MemstoreChatStore",
     "MemstoreKVStore",
     "MemstoreMemoryChatStore",
+    "MemstoreVectorStore",
     "to_chat_message",
+    "to_memstore_filter",
     "to_memstore_message",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from llama_index.core import Settings
@@ -39,3 +40,21 @@ def memory_store(memstore: Memstore) -> MemstoreMemoryChatStore:
 @pytest.fixture
 def kv_store(memstore: Memstore) -> MemstoreKVStore:
     return MemstoreKVStore(memstore)
+
+
+VECTOR_STORE_BACKENDS = ["memory", "sqlite", "postgresql", "chroma"]
+
+
+@pytest.fixture(params=VECTOR_STORE_BACKENDS)
+def vector_memstore(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Memstore]:
+    """A Memstore whose vectors live in memory, SQL (SQLite, PostgreSQL) or embedded Chroma."""
+    if request.param == "memory":
+        store = Memstore("memory://")
+    elif request.param == "chroma":
+        store = Memstore(
+            f"sqlite:///{tmp_path / 'chroma-meta.db'}", vectors=f"chroma:///{tmp_path / 'chroma'}"
+        )
+    else:
+        store = Memstore(str(request.getfixturevalue(f"{request.param}_url")), vectors="sql")
+    with store:
+        yield store
