@@ -1,8 +1,9 @@
-"""memstore for LangChain and LangGraph: chat history, a byte store, and LangGraph long-term memory.
+"""memstore for LangChain and LangGraph: chat history, byte and vector stores, LangGraph memory.
 
 ::
 
     from langchain_memstore import MemstoreChatMessageHistory, MemstoreByteStore, MemstoreGraphStore
+    from langchain_memstore import MemstoreVectorStore
 
 Each class takes ``store=``: a :class:`memstore.Memstore` to share (the class never closes it), a SQL URL,
 or None for the embedded default. :class:`MemstoreGraphStore` needs LangGraph
@@ -17,6 +18,7 @@ from langchain_memstore.byte_store import MemstoreByteStore
 from langchain_memstore.chat_history import MemstoreChatMessageHistory
 from langchain_memstore.errors import ForeignDataError
 from langchain_memstore.messages import METADATA_KEY, from_memstore, to_memstore
+from langchain_memstore.vectorstore import MemstoreVectorStore
 
 if TYPE_CHECKING:
     from langchain_memstore.graph_store import MemstoreGraphStore
@@ -27,6 +29,7 @@ __all__ = [
     "MemstoreByteStore",
     "MemstoreChatMessageHistory",
     "MemstoreGraphStore",
+    "MemstoreVectorStore",
     "from_memstore",
     "to_memstore",
 ]
