@@ -40,7 +40,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.documents import Document
@@ -49,11 +49,15 @@ from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
+from langchain_memstore.embeddings import MemstoreEmbeddings
 from langchain_memstore.errors import ForeignDataError
 from memstore import DataField, KeyField, RecordDefinition, ValidationError, VectorField
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range, parse_filter
 from memstore.records import DISTANCES, Distance
 from memstore.stores.vectors import SearchResult, VectorCollection
+
+if TYPE_CHECKING:
+    from memstore import Embedder
 
 __all__ = ["MemstoreVectorStore", "translate_filter"]
 
@@ -131,7 +135,8 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         retriever = store.as_retriever(search_kwargs={"k": 4})
 
     ``collection_name`` follows the core's portable collection names (3-512 characters from
-    ``[a-zA-Z0-9._-]``). ``embedding`` is any LangChain :class:`~langchain_core.embeddings.Embeddings`.
+    ``[a-zA-Z0-9._-]``). ``embedding`` is any LangChain :class:`~langchain_core.embeddings.Embeddings`
+    or a memstore :class:`~memstore.Embedder` (wrapped in :class:`~langchain_memstore.MemstoreEmbeddings`).
     ``store`` is a :class:`memstore.Memstore` (shared, never closed here), a SQL URL, or None for the
     embedded default; ``vectors`` picks the vector backend of a store this object opens (``"sql"``,
     ``"memory"``, ``"chroma:///dir"``, ``"chroma+http://host:port"``; see :class:`memstore.Memstore`) and
@@ -142,14 +147,21 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
     def __init__(
         self,
         collection_name: str,
-        embedding: Embeddings,
+        embedding: Embeddings | Embedder,
         *,
         store: StoreArg = None,
         vectors: str | None = None,
         distance: Distance = "cosine",
     ) -> None:
         if not isinstance(embedding, Embeddings):
-            raise TypeError(f"embedding must be a LangChain Embeddings, not {type(embedding).__name__}")
+            from memstore.embeddings import Embedder
+
+            if not isinstance(embedding, Embedder):
+                raise TypeError(
+                    "embedding is a LangChain Embeddings or a memstore Embedder, "
+                    f"not {type(embedding).__name__}"
+                )
+            embedding = MemstoreEmbeddings(embedding)
         if distance not in DISTANCES:
             raise ValidationError(f"distance must be one of {', '.join(DISTANCES)}, not {distance!r}")
         if vectors is not None:
