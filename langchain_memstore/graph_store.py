@@ -12,9 +12,12 @@ value is the JSON text ``{"value": ..., "created_at": ..., "updated_at": ...}`` 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import math
 import operator
+import threading
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +34,7 @@ from langgraph.store.base import (
     Result,
     SearchItem,
     SearchOp,
+    TTLConfig,
     validate_op_namespace,
 )
 
@@ -38,10 +42,15 @@ from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from langchain_memstore.errors import ForeignDataError
 from memstore import KVStore, KVValue, ValidationError
 
-__all__ = ["DEFAULT_KV_NAMESPACE", "MemstoreGraphStore"]
+__all__ = ["DEFAULT_KV_NAMESPACE", "DEFAULT_SWEEP_INTERVAL_MINUTES", "MemstoreGraphStore"]
 
 DEFAULT_KV_NAMESPACE = "langgraph_store"
 """The KV namespace a :class:`MemstoreGraphStore` keeps its items in unless told otherwise."""
+
+DEFAULT_SWEEP_INTERVAL_MINUTES = 5.0
+"""How often :meth:`MemstoreGraphStore.start_ttl_sweeper` purges expired items unless told otherwise."""
+
+_TTL_KEYS = {"default_ttl", "refresh_on_read", "sweep_interval_minutes", "omit_expired"}
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": operator.gt,
@@ -73,15 +82,34 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
     operator or a negative limit raise :class:`memstore.ValidationError`. Upserts of a batch are one
     transaction and its deletes another. Item keys plus their namespace are limited to 1024 UTF-8 bytes.
 
+    TTL (``supports_ttl`` is True), as in LangGraph's PostgresStore: ``put(..., ttl=minutes)`` (or
+    ``ttl={"default_ttl": minutes}`` here for every put without one) makes the item expire that many
+    minutes after it was last written or, with ``refresh_ttl`` (the default; ``ttl={"refresh_on_read":
+    False}`` changes it), last returned by a get or search. A put without TTL makes the item permanent
+    again. Expired items are never returned or listed, even before they are deleted (``omit_expired`` is
+    always on); :meth:`sweep_ttl` deletes them, and :meth:`start_ttl_sweeper` does so every
+    ``sweep_interval_minutes`` in a background thread until :meth:`stop_ttl_sweeper` or :meth:`close`.
+    The expiry is the core KV entry's (``KVStore.write(..., ttl=)``, ``touch``, ``purge_expired``), so
+    every process on the database sees it; the item's TTL in minutes is kept in its entry for refreshes.
+
     Not yet: semantic search (an ``index`` config; ``query`` is ignored, as by LangGraph's stores without
-    one) and TTL (``supports_ttl`` is False, so LangGraph rejects ``ttl=`` on ``put``).
+    one).
 
     ``store`` is a :class:`memstore.Memstore` (shared, never closed here), a SQL URL, or None for the
     embedded default; a store built from a URL or None belongs to this object and :meth:`close` releases
     it. :meth:`abatch` runs :meth:`batch` off the event loop.
     """
 
-    def __init__(self, *, store: StoreArg = None, kv_namespace: str = DEFAULT_KV_NAMESPACE) -> None:
+    supports_ttl: bool = True
+
+    def __init__(
+        self,
+        *,
+        store: StoreArg = None,
+        kv_namespace: str = DEFAULT_KV_NAMESPACE,
+        ttl: TTLConfig | None = None,
+    ) -> None:
+        config = _check_ttl_config(ttl)
         self._store, self._owns_store = open_store(store)
         try:
             self._kv: KVStore = self._store.kv.namespace_store(kv_namespace)
@@ -90,6 +118,10 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             raise
         self.kv_namespace = kv_namespace
         """The core KV namespace holding this store's entries."""
+        self.ttl_config = config
+        self._sweeper: concurrent.futures.Future[None] | None = None
+        self._sweeper_stop = threading.Event()
+        self._sweeper_lock = threading.Lock()
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` and return one result per op, in order (see the class docstring for semantics)."""
@@ -97,15 +129,24 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         for op in ops:
             _validate(op)
         results: list[Result] = [None] * len(ops)
+        refresh: dict[str, float] = {}  # entry key -> seconds to live, for items read with refresh_ttl
         gets = {i: _entry_key(op.namespace, op.key) for i, op in enumerate(ops) if isinstance(op, GetOp)}
         if gets:
             for (index, key), raw in zip(gets.items(), self._kv.mget(list(gets.values())), strict=True):
-                results[index] = None if raw is None else _decode(key, raw)
+                if raw is None:
+                    continue
+                item, minutes = _decode_entry(key, raw)
+                results[index] = item
+                if minutes is not None and typing.cast(GetOp, ops[index]).refresh_ttl:
+                    refresh[key] = minutes * 60.0
         for index, op in enumerate(ops):
             if isinstance(op, SearchOp):
-                results[index] = self._search(op)
+                results[index] = self._search(op, refresh)
             elif isinstance(op, ListNamespacesOp):
                 results[index] = self._list_namespaces(op)
+        if refresh:
+            # Reads first, then the refresh, then the writes: a put of a key read here sets its own TTL.
+            self._kv.touch(refresh)
         puts = {(tuple(op.namespace), op.key): op for op in ops if isinstance(op, PutOp)}
         if puts:
             self._write(list(puts.values()))
@@ -115,17 +156,29 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         """Async twin of :meth:`batch`: the same operation, run in a worker thread."""
         return await asyncio.to_thread(self.batch, list(ops))
 
-    def _search(self, op: SearchOp) -> list[SearchItem]:
+    def _search(self, op: SearchOp, refresh: dict[str, float]) -> list[SearchItem]:
         entries = self._kv.get_by_prefix(_prefix(op.namespace_prefix))
-        items = [_decode(key, raw) for key, raw in entries.items()]
+        ttls: dict[tuple[tuple[str, ...], str], float] = {}
+        items: list[Item] = []
+        for key, raw in entries.items():
+            item, minutes = _decode_entry(key, raw)
+            items.append(item)
+            if minutes is not None:
+                ttls[(item.namespace, item.key)] = minutes
         if op.filter:
             conditions = op.filter.items()
             items = [item for item in items if all(_matches(item.value.get(k), c) for k, c in conditions)]
         items.sort(key=lambda item: (item.namespace, item.key))
         items.sort(key=lambda item: item.updated_at, reverse=True)
+        page = items[op.offset : op.offset + op.limit]
+        if op.refresh_ttl:
+            for item in page:
+                minutes = ttls.get((item.namespace, item.key))
+                if minutes is not None:
+                    refresh[_entry_key(item.namespace, item.key)] = minutes * 60.0
         return [
             SearchItem(item.namespace, item.key, item.value, item.created_at, item.updated_at)
-            for item in items[op.offset : op.offset + op.limit]
+            for item in page
         ]
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
@@ -151,21 +204,95 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         # first write, so a bad key cannot leave the upserts written and the deletes not.
         existing = self._kv.mget(keys + deletes)
         now = datetime.now(timezone.utc)
-        records: list[tuple[str, KVValue]] = []
+        # The core gives one TTL per write: one transaction per distinct TTL, the deletes in the first.
+        groups: dict[float | None, list[tuple[str, KVValue]]] = {}
         for op, key, raw in zip(upserts, keys, existing, strict=False):
             created = now if raw is None else _decode(key, raw).created_at
-            record = {
+            record: dict[str, Any] = {
                 "value": dict(op.value or {}),
                 "created_at": created.isoformat(),
                 "updated_at": now.isoformat(),
             }
-            records.append(
-                (key, json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":")))
+            if op.ttl is not None:
+                record["ttl"] = float(op.ttl)
+            text = json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            groups.setdefault(None if op.ttl is None else float(op.ttl), []).append((key, text))
+        if not groups:
+            self._kv.write((), deletes)
+            return
+        for index, (minutes, records) in enumerate(groups.items()):
+            self._kv.write(
+                records, deletes if index == 0 else (), ttl=None if minutes is None else minutes * 60
             )
-        if records:
-            self._kv.mset(records)
-        if deletes:
-            self._kv.mdelete(deletes)
+
+    # -- TTL ------------------------------------------------------------------------------------------------
+
+    def sweep_ttl(self) -> int:
+        """Delete the expired items now; returns how many (reads already leave them out)."""
+        return self._kv.purge_expired()
+
+    async def asweep_ttl(self) -> int:
+        """Async twin of :meth:`sweep_ttl`."""
+        return await self._kv.apurge_expired()
+
+    def start_ttl_sweeper(
+        self, sweep_interval_minutes: float | None = None
+    ) -> concurrent.futures.Future[None]:
+        """Run :meth:`sweep_ttl` every ``sweep_interval_minutes`` (default: ``ttl["sweep_interval_minutes"]``,
+        else 5) in a daemon thread; returns a future done when the sweeper stops. Starting it again returns
+        the running one. A failed sweep is retried at the next interval; the last error stays on
+        :attr:`last_sweep_error`.
+        """
+        interval = sweep_interval_minutes
+        if interval is None:
+            interval = (self.ttl_config or {}).get("sweep_interval_minutes") or DEFAULT_SWEEP_INTERVAL_MINUTES
+        _check_minutes(interval, "sweep_interval_minutes")
+        with self._sweeper_lock:
+            if self._sweeper is not None and not self._sweeper.done():
+                return self._sweeper
+            self._sweeper_stop = stop = threading.Event()
+            future: concurrent.futures.Future[None] = concurrent.futures.Future()
+            future.set_running_or_notify_cancel()
+            self._sweeper = future
+        self.last_sweep_error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                while not stop.wait(float(interval) * 60.0):
+                    try:
+                        self.sweep_ttl()
+                    except Exception as exc:  # the database may be away for a while: try again later
+                        self.last_sweep_error = exc
+            finally:
+                future.set_result(None)
+
+        threading.Thread(target=run, name="memstore-ttl-sweeper", daemon=True).start()
+        return future
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread; True if it stopped within ``timeout`` seconds (or none was running)."""
+        with self._sweeper_lock:
+            future = self._sweeper
+            self._sweeper_stop.set()
+        if future is None:
+            return True
+        try:
+            future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Stop the TTL sweeper, then release the store if this object created it. Idempotent."""
+        if hasattr(self, "_sweeper_stop"):
+            self.stop_ttl_sweeper()
+        super().close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        if hasattr(self, "_sweeper_stop"):
+            await asyncio.to_thread(self.stop_ttl_sweeper)
+        await super().aclose()
 
     def __repr__(self) -> str:
         return f"MemstoreGraphStore(kv_namespace={self.kv_namespace!r})"
@@ -196,6 +323,11 @@ def _split(entry_key: str) -> tuple[tuple[str, ...], str]:
 
 
 def _decode(entry_key: str, raw: KVValue) -> Item:
+    return _decode_entry(entry_key, raw)[0]
+
+
+def _decode_entry(entry_key: str, raw: KVValue) -> tuple[Item, float | None]:
+    """The item of an entry and its TTL in minutes (None: it never expires)."""
     namespace, key = _split(entry_key)
     try:
         if not isinstance(raw, str):
@@ -206,11 +338,15 @@ def _decode(entry_key: str, raw: KVValue) -> Item:
             raise TypeError("the item value is not a JSON object")
         created = datetime.fromisoformat(record["created_at"])
         updated = datetime.fromisoformat(record["updated_at"])
+        minutes = record.get("ttl")
+        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int | float)):
+            raise TypeError("the item TTL is not a number")
     except (ValueError, KeyError, TypeError) as exc:
         raise ForeignDataError(
             f"KV entry {entry_key!r} is not an item written by MemstoreGraphStore: {exc}"
         ) from exc
-    return Item(value=value, key=key, namespace=namespace, created_at=created, updated_at=updated)
+    item = Item(value=value, key=key, namespace=namespace, created_at=created, updated_at=updated)
+    return item, None if minutes is None else float(minutes)
 
 
 # -- validation ---------------------------------------------------------------------------------------------
@@ -240,15 +376,37 @@ def _validate(op: Op) -> None:
         if not op.namespace:
             raise InvalidNamespaceError("Namespace cannot be empty.")
         if op.ttl is not None:
-            raise NotImplementedError(
-                "TTL is not supported by MemstoreGraphStore yet; put items with ttl=None."
-            )
+            _check_minutes(op.ttl, "ttl")
         if op.value is not None:
             if not isinstance(op.value, Mapping):
                 raise ValidationError(f"an item value is a dict, not {type(op.value).__name__}")
             _check_json(op.value, "item value")
     if not isinstance(op, SearchOp | ListNamespacesOp) and not isinstance(op.key, str):
         raise ValidationError(f"an item key is a str, not {type(op.key).__name__}")
+
+
+def _check_minutes(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValidationError(f"{what} is a positive number of minutes, not {value!r}")
+
+
+def _check_ttl_config(config: object) -> TTLConfig | None:
+    if config is None:
+        return None
+    if not isinstance(config, Mapping):
+        raise ValidationError(f"ttl is a TTLConfig dict, not {type(config).__name__}")
+    unknown = sorted(str(name) for name in config if name not in _TTL_KEYS)
+    if unknown:
+        raise ValidationError(f"unknown TTL settings: {', '.join(unknown)}")
+    for name in ("default_ttl", "sweep_interval_minutes"):
+        if config.get(name) is not None:
+            _check_minutes(config[name], name)
+    for name in ("refresh_on_read", "omit_expired"):
+        if name in config and not isinstance(config[name], bool):
+            raise ValidationError(f"{name} is a bool, not {config[name]!r}")
+    if config.get("omit_expired") is False:
+        raise ValidationError("omit_expired=False is not supported: expired items are never returned")
+    return typing.cast(TTLConfig, dict(config))
 
 
 def _check_int(value: object, what: str, minimum: int) -> None:
