@@ -6,13 +6,17 @@ followed by ``.``, then one more ``.``, then the item key, so ``("users", "42")`
 ``users.42..prefs``. LangGraph forbids ``.`` and empty labels, so the first ``..`` always ends the
 namespace (the item key may hold any text, dots included), and the namespaces under a prefix tuple are
 exactly the entries whose key starts with that prefix's encoding: a search is one prefix scan. The entry's
-value is the JSON text ``{"value": ..., "created_at": ..., "updated_at": ...}`` (ISO-8601, UTC).
+value is the JSON text ``{"value": ..., "created_at": ..., "updated_at": ...}`` (ISO-8601, UTC), plus
+``"ttl"`` (minutes) for an item that expires and ``"index"`` (the paths of its vectors) for an item embedded
+under an ``index`` config; the vectors live in the vector collection ``<kv_namespace>.index``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import hashlib
 import json
 import math
 import operator
@@ -25,6 +29,7 @@ from typing import Any
 from langgraph.store.base import (
     BaseStore,
     GetOp,
+    IndexConfig,
     InvalidNamespaceError,
     Item,
     ListNamespacesOp,
@@ -37,10 +42,16 @@ from langgraph.store.base import (
     TTLConfig,
     validate_op_namespace,
 )
+from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from langchain_memstore.errors import ForeignDataError
 from memstore import KVStore, KVValue, ValidationError
+
+if typing.TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from memstore import VectorCollection
 
 __all__ = ["DEFAULT_KV_NAMESPACE", "DEFAULT_SWEEP_INTERVAL_MINUTES", "MemstoreGraphStore"]
 
@@ -51,6 +62,8 @@ DEFAULT_SWEEP_INTERVAL_MINUTES = 5.0
 """How often :meth:`MemstoreGraphStore.start_ttl_sweeper` purges expired items unless told otherwise."""
 
 _TTL_KEYS = {"default_ttl", "refresh_on_read", "sweep_interval_minutes", "omit_expired"}
+_INDEX_KEYS = {"dims", "embed", "fields"}
+_MAX_TOP_K = 10_000  # memstore.stores.vectors.MAX_TOP_K
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": operator.gt,
@@ -92,8 +105,14 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
     The expiry is the core KV entry's (``KVStore.write(..., ttl=)``, ``touch``, ``purge_expired``), so
     every process on the database sees it; the item's TTL in minutes is kept in its entry for refreshes.
 
-    Not yet: semantic search (an ``index`` config; ``query`` is ignored, as by LangGraph's stores without
-    one).
+    Semantic search with ``index={"dims": ..., "embed": ..., "fields": [...]}`` (LangGraph's
+    ``IndexConfig``): each put embeds the item's text at ``fields`` (default ``["$"]``, the whole value; a
+    put's ``index=`` list overrides them, ``index=False`` skips embedding) into a memstore vector
+    collection (``<kv_namespace>.index`` on the Memstore's vector backend, cosine), one vector per text;
+    ``search(prefix, query=...)`` ranks the items under ``prefix`` by their best cosine similarity
+    (``SearchItem.score``), applies ``filter``, then ``offset``/``limit``; items without vectors follow,
+    unscored, most recently updated first. Without ``index``, ``query`` is ignored, as by LangGraph's
+    stores.
 
     ``store`` is a :class:`memstore.Memstore` (shared, never closed here), a SQL URL, or None for the
     embedded default; a store built from a URL or None belongs to this object and :meth:`close` releases
@@ -108,8 +127,10 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         store: StoreArg = None,
         kv_namespace: str = DEFAULT_KV_NAMESPACE,
         ttl: TTLConfig | None = None,
+        index: IndexConfig | None = None,
     ) -> None:
         config = _check_ttl_config(ttl)
+        index_config, embeddings, fields = _check_index_config(index)
         self._store, self._owns_store = open_store(store)
         try:
             self._kv: KVStore = self._store.kv.namespace_store(kv_namespace)
@@ -119,6 +140,11 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         self.kv_namespace = kv_namespace
         """The core KV namespace holding this store's entries."""
         self.ttl_config = config
+        self.index_config = index_config
+        self.embeddings: Embeddings | None = embeddings
+        self._fields = fields
+        self._vectors: VectorCollection[dict[str, Any]] | None = None
+        self._vectors_lock = threading.Lock()
         self._sweeper: concurrent.futures.Future[None] | None = None
         self._sweeper_stop = threading.Event()
         self._sweeper_lock = threading.Lock()
@@ -135,13 +161,17 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             for (index, key), raw in zip(gets.items(), self._kv.mget(list(gets.values())), strict=True):
                 if raw is None:
                     continue
-                item, minutes = _decode_entry(key, raw)
-                results[index] = item
-                if minutes is not None and typing.cast(GetOp, ops[index]).refresh_ttl:
-                    refresh[key] = minutes * 60.0
+                entry = _decode_entry(key, raw)
+                results[index] = entry.item
+                if entry.ttl is not None and typing.cast(GetOp, ops[index]).refresh_ttl:
+                    refresh[key] = entry.ttl * 60.0
+        queries = self._embed_queries(ops)
         for index, op in enumerate(ops):
             if isinstance(op, SearchOp):
-                results[index] = self._search(op, refresh)
+                if op.query and op.query in queries:
+                    results[index] = self._semantic_search(op, queries[op.query], refresh)
+                else:
+                    results[index] = self._search(op, refresh)
             elif isinstance(op, ListNamespacesOp):
                 results[index] = self._list_namespaces(op)
         if refresh:
@@ -161,10 +191,10 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         ttls: dict[tuple[tuple[str, ...], str], float] = {}
         items: list[Item] = []
         for key, raw in entries.items():
-            item, minutes = _decode_entry(key, raw)
-            items.append(item)
-            if minutes is not None:
-                ttls[(item.namespace, item.key)] = minutes
+            entry = _decode_entry(key, raw)
+            items.append(entry.item)
+            if entry.ttl is not None:
+                ttls[(entry.item.namespace, entry.item.key)] = entry.ttl
         if op.filter:
             conditions = op.filter.items()
             items = [item for item in items if all(_matches(item.value.get(k), c) for k, c in conditions)]
@@ -203,9 +233,19 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         # One read gives the created_at of overwritten items and has the core check every key before the
         # first write, so a bad key cannot leave the upserts written and the deletes not.
         existing = self._kv.mget(keys + deletes)
+        old = {
+            key: _decode_entry(key, raw).paths
+            for key, raw in zip(keys + deletes, existing, strict=True)
+            if raw is not None
+        }
+        texts = self._texts_to_embed(upserts, keys)
+        # Vectors first: if the item write fails, the new vectors are listed by no entry and never match.
+        if texts:
+            self._upsert_vectors(texts)
         now = datetime.now(timezone.utc)
         # The core gives one TTL per write: one transaction per distinct TTL, the deletes in the first.
         groups: dict[float | None, list[tuple[str, KVValue]]] = {}
+        stale: list[str] = []
         for op, key, raw in zip(upserts, keys, existing, strict=False):
             created = now if raw is None else _decode(key, raw).created_at
             record: dict[str, Any] = {
@@ -215,15 +255,155 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             }
             if op.ttl is not None:
                 record["ttl"] = float(op.ttl)
+            paths = [path for path, _ in texts.get(key, [])]
+            if paths:
+                record["index"] = paths
+            stale.extend(_vector_key(key, path) for path in old.get(key, ()) if path not in paths)
             text = json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
             groups.setdefault(None if op.ttl is None else float(op.ttl), []).append((key, text))
+        stale.extend(_vector_key(key, path) for key in deletes for path in old.get(key, ()))
         if not groups:
             self._kv.write((), deletes)
-            return
         for index, (minutes, records) in enumerate(groups.items()):
-            self._kv.write(
-                records, deletes if index == 0 else (), ttl=None if minutes is None else minutes * 60
+            seconds = None if minutes is None else minutes * 60
+            self._kv.write(records, deletes if index == 0 else (), ttl=seconds)
+        if stale:
+            # After the item write: vectors no entry lists never match, so a failure here is harmless.
+            collection = self._collection(create=False)
+            if collection is not None:
+                collection.delete_batch(stale)
+
+    # -- semantic search ------------------------------------------------------------------------------------
+
+    def _collection(self, *, create: bool) -> VectorCollection[dict[str, Any]] | None:
+        """The index collection (created if ``create``); None without an index or before the first vector."""
+        if self.index_config is None:
+            return None
+        with self._vectors_lock:
+            if self._vectors is not None:
+                return self._vectors
+            from memstore import DataField, KeyField, RecordDefinition, VectorField, VectorStore
+
+            vectors = VectorStore(self._store.vectors.backend, names="sanitize")
+            definition = RecordDefinition(
+                KeyField("id"),
+                VectorField("embedding", dimensions=self.index_config["dims"], distance="cosine"),
+                [DataField("ns", filterable=True), DataField("entry"), DataField("path")],
             )
+            collection = vectors.get_collection(f"{self.kv_namespace}.index", definition)
+            if create:
+                collection.create_if_not_exists()
+            elif not collection.exists():
+                return None
+            self._vectors = collection
+            return collection
+
+    def _texts_to_embed(self, upserts: list[PutOp], keys: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """Entry key -> [(path, text)] for the items to embed (picked as LangGraph's stores pick them)."""
+        if self.index_config is None:
+            return {}
+        found: dict[str, list[tuple[str, str]]] = {}
+        for op, key in zip(upserts, keys, strict=True):
+            if op.index is False:
+                continue
+            fields = self._fields if op.index is None else [(path, tokenize_path(path)) for path in op.index]
+            pairs: list[tuple[str, str]] = []
+            for path, tokens in fields:
+                texts = get_text_at_path(op.value, tokens)
+                if len(texts) == 1:
+                    pairs.append((path, texts[0]))
+                else:
+                    pairs.extend((f"{path}.{i}", text) for i, text in enumerate(texts))
+            if pairs:
+                found[key] = pairs
+        return found
+
+    def _upsert_vectors(self, texts: dict[str, list[tuple[str, str]]]) -> None:
+        assert self.embeddings is not None
+        flat = [(key, path, text) for key, pairs in texts.items() for path, text in pairs]
+        vectors = self.embeddings.embed_documents([text for _, _, text in flat])
+        if len(vectors) != len(flat):
+            raise ValidationError(
+                f"the index embeddings returned {len(vectors)} vectors for {len(flat)} texts"
+            )
+        records = [
+            {
+                "id": _vector_key(key, path),
+                "embedding": list(vector),
+                "ns": _namespace_labels(_split(key)[0]),
+                "entry": key,
+                "path": path,
+            }
+            for (key, path, _), vector in zip(flat, vectors, strict=True)
+        ]
+        collection = self._collection(create=True)
+        assert collection is not None
+        collection.upsert_batch(records)
+
+    def _embed_queries(self, ops: list[Op]) -> dict[str, list[float]]:
+        if self.embeddings is None:
+            return {}
+        queries = list(dict.fromkeys(op.query for op in ops if isinstance(op, SearchOp) and op.query))
+        return {query: self.embeddings.embed_query(query) for query in queries}
+
+    def _semantic_search(
+        self, op: SearchOp, vector: list[float], refresh: dict[str, float]
+    ) -> list[SearchItem]:
+        wanted = op.offset + op.limit
+        scored: list[tuple[float, _Entry]] = []
+        collection = self._collection(create=False)
+        if collection is not None and wanted > 0:
+            labels = op.namespace_prefix
+            where: Any = {"ns": _namespace_labels(labels)} if labels else None
+            top_k = min(_MAX_TOP_K, max(16, 2 * wanted))
+            while True:
+                hits = collection.search(vector, top_k, filter=where)
+                scored = self._live_hits(hits, op)
+                if len(scored) >= wanted or len(hits) < top_k or top_k >= _MAX_TOP_K:
+                    break
+                top_k = min(_MAX_TOP_K, top_k * 4)
+        page: list[tuple[float | None, _Entry]] = list(scored[op.offset : wanted])
+        if len(scored) < wanted:
+            # Fewer scored items than asked for: the items without vectors follow, unscored.
+            seen = {entry.key for _, entry in scored}
+            entries = self._kv.get_by_prefix(_prefix(op.namespace_prefix))
+            rest = [
+                entry
+                for entry in (_decode_entry(key, raw) for key, raw in entries.items())
+                if entry.key not in seen and not entry.paths and _passes(entry.item, op.filter)
+            ]
+            rest.sort(key=lambda entry: (entry.item.namespace, entry.item.key))
+            rest.sort(key=lambda entry: entry.item.updated_at, reverse=True)
+            start = max(0, op.offset - len(scored))
+            page.extend((None, entry) for entry in rest[start : start + op.limit - len(page)])
+        if op.refresh_ttl:
+            for _, entry in page:
+                if entry.ttl is not None:
+                    refresh[entry.key] = entry.ttl * 60.0
+        return [
+            SearchItem(
+                e.item.namespace, e.item.key, e.item.value, e.item.created_at, e.item.updated_at, score
+            )
+            for score, e in page
+        ]
+
+    def _live_hits(self, hits: list[Any], op: SearchOp) -> list[tuple[float, _Entry]]:
+        """Hits (best first) -> one (best score, entry) per live item that still lists the hit's path."""
+        best: dict[str, tuple[float, str]] = {}
+        for hit in hits:
+            best.setdefault(hit.record["entry"], (hit.score, hit.record["path"]))
+        keys = list(best)
+        raws = self._kv.mget(keys) if keys else []
+        scored: list[tuple[float, _Entry]] = []
+        for key, raw in zip(keys, raws, strict=True):
+            if raw is None:
+                continue  # deleted or expired
+            entry = _decode_entry(key, raw)
+            if best[key][1] not in entry.paths:
+                continue  # a vector the item no longer lists
+            if _passes(entry.item, op.filter):
+                scored.append((best[key][0], entry))
+        return scored
 
     # -- TTL ------------------------------------------------------------------------------------------------
 
@@ -322,12 +502,34 @@ def _split(entry_key: str) -> tuple[tuple[str, ...], str]:
         start = end + 1
 
 
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    key: str
+    item: Item
+    ttl: float | None
+    """The TTL in minutes (None: never expires)."""
+    paths: tuple[str, ...]
+    """The paths of the item's vectors in the index collection."""
+
+
 def _decode(entry_key: str, raw: KVValue) -> Item:
-    return _decode_entry(entry_key, raw)[0]
+    return _decode_entry(entry_key, raw).item
 
 
-def _decode_entry(entry_key: str, raw: KVValue) -> tuple[Item, float | None]:
-    """The item of an entry and its TTL in minutes (None: it never expires)."""
+def _vector_key(entry_key: str, path: str) -> str:
+    return hashlib.sha256(f"{entry_key}\x00{path}".encode()).hexdigest()
+
+
+def _namespace_labels(namespace: tuple[str, ...]) -> dict[str, str]:
+    return {f"l{i}": label for i, label in enumerate(namespace)}
+
+
+def _passes(item: Item, conditions: Mapping[str, Any] | None) -> bool:
+    return not conditions or all(_matches(item.value.get(k), c) for k, c in conditions.items())
+
+
+def _decode_entry(entry_key: str, raw: KVValue) -> _Entry:
+    """The item of an entry, its TTL and its index paths."""
     namespace, key = _split(entry_key)
     try:
         if not isinstance(raw, str):
@@ -341,12 +543,15 @@ def _decode_entry(entry_key: str, raw: KVValue) -> tuple[Item, float | None]:
         minutes = record.get("ttl")
         if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int | float)):
             raise TypeError("the item TTL is not a number")
+        paths = record.get("index", [])
+        if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+            raise TypeError("the item's index paths are not a list of str")
     except (ValueError, KeyError, TypeError) as exc:
         raise ForeignDataError(
             f"KV entry {entry_key!r} is not an item written by MemstoreGraphStore: {exc}"
         ) from exc
     item = Item(value=value, key=key, namespace=namespace, created_at=created, updated_at=updated)
-    return item, None if minutes is None else float(minutes)
+    return _Entry(entry_key, item, None if minutes is None else float(minutes), tuple(paths))
 
 
 # -- validation ---------------------------------------------------------------------------------------------
@@ -377,6 +582,12 @@ def _validate(op: Op) -> None:
             raise InvalidNamespaceError("Namespace cannot be empty.")
         if op.ttl is not None:
             _check_minutes(op.ttl, "ttl")
+        if (
+            op.index is not None
+            and op.index is not False
+            and (isinstance(op.index, str) or not all(isinstance(path, str) for path in op.index))
+        ):
+            raise ValidationError(f"a put's index is False, None or a list of str paths, not {op.index!r}")
         if op.value is not None:
             if not isinstance(op.value, Mapping):
                 raise ValidationError(f"an item value is a dict, not {type(op.value).__name__}")
@@ -388,6 +599,29 @@ def _validate(op: Op) -> None:
 def _check_minutes(value: object, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ValidationError(f"{what} is a positive number of minutes, not {value!r}")
+
+
+def _check_index_config(
+    config: object,
+) -> tuple[IndexConfig | None, Embeddings | None, list[tuple[str, Any]]]:
+    if config is None:
+        return None, None, []
+    if not isinstance(config, Mapping):
+        raise ValidationError(f"index is an IndexConfig dict, not {type(config).__name__}")
+    unknown = sorted(str(name) for name in config if name not in _INDEX_KEYS)
+    if unknown:
+        raise ValidationError(f"unknown index settings: {', '.join(unknown)}")
+    _check_int(config.get("dims"), "index dims", 1)
+    if config.get("embed") is None:
+        raise ValidationError(
+            "index needs embed: a LangChain Embeddings, a function or a 'provider:model' str"
+        )
+    fields = config.get("fields") or ["$"]
+    if isinstance(fields, str) or not all(isinstance(field, str) for field in fields):
+        raise ValidationError("index fields are a list of str paths")
+    embeddings = ensure_embeddings(config["embed"])
+    tokenized = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
+    return typing.cast(IndexConfig, {**config, "fields": list(fields)}), embeddings, tokenized
 
 
 def _check_ttl_config(config: object) -> TTLConfig | None:
