@@ -22,7 +22,7 @@ from langgraph.store.memory import InMemoryStore
 
 import memstore.stores.kv as core_kv
 from langchain_memstore import MemstoreEmbeddings, MemstoreGraphStore
-from memstore import HashingEmbedder, Memstore, ValidationError
+from memstore import HashingEmbedder, Memstore, ValidationError, VectorCollection, VectorStore
 
 DIMS = 128
 
@@ -233,3 +233,43 @@ def test_compiled_graph_searches_memories_by_meaning(vstore: Memstore) -> None:
     assert out["answer"] == "Ada works as a compiler engineer"
     out = graph.invoke({"user": "bob", "question": "what does Bob drink", "answer": ""}, config)
     assert out["answer"] == "Bob hates tea and drinks coffee"
+
+
+def _index_collection(vstore: Memstore, store: MemstoreGraphStore) -> Any:
+    return VectorStore(vstore.vectors.backend, names="sanitize").get_collection(f"{store.kv_namespace}.index")
+
+
+def test_vectors_follow_their_items(vstore: Memstore) -> None:
+    store = _graph_store(vstore, index=_index(fields=["text", "tags[*]"]))
+    vectors = _index_collection(vstore, store)
+    _fill(store)
+    assert vectors.count() == 5  # one "text" each, no tags
+    store.put(("memories", "ada"), "tea", {"text": "tea", "tags": ["green", "hot"]})
+    assert vectors.count() == 7  # text + tags[*].0 + tags[*].1
+    store.put(("memories", "ada"), "tea", {"text": "tea"})
+    assert vectors.count() == 5  # the tag vectors went with the tags
+    store.delete(("memories", "ada"), "cat")
+    assert vectors.count() == 4
+    store.put(("memories", "ada"), "job", {"text": "still a compiler engineer"}, index=False)
+    assert vectors.count() == 3
+    store.batch([PutOp(("memories", "bob"), key, None) for key in ("tea", "car")])
+    assert vectors.count() == 1
+    assert [i.key for i in store.search(("memories",), query="tea", limit=1)] == ["tea"]
+
+
+def test_a_vector_its_item_no_longer_lists_never_matches(
+    vstore: Memstore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _graph_store(vstore, index=_index(fields=["text"]))
+    store.put(("m",), "k", {"text": "green tea"})
+
+    def fail(self: Any, keys: Any) -> None:
+        raise RuntimeError("vector backend away")
+
+    # The item is rewritten without vectors but removing its old vector fails: the item is the truth.
+    monkeypatch.setattr(VectorCollection, "delete_batch", fail)
+    with pytest.raises(RuntimeError, match="away"):
+        store.put(("m",), "k", {"text": "green tea"}, index=False)
+    assert _index_collection(vstore, store).count() == 1  # the stale vector is still there
+    found = store.search(("m",), query="green tea")
+    assert [(i.key, i.score) for i in found] == [("k", None)]  # found unscored, not through the stale vector
