@@ -93,7 +93,8 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
     Bad input raises before anything is written: invalid namespace labels raise LangGraph's
     ``InvalidNamespaceError``; a value that is not plain JSON (str keys, finite numbers), an unknown filter
     operator or a negative limit raise :class:`memstore.ValidationError`. The puts and deletes of a
-    batch are one transaction (one per distinct TTL if its puts carry several). Item keys plus their namespace are limited to 1024 UTF-8 bytes.
+    batch are one transaction (one per distinct TTL if its puts carry several). Item keys plus their
+    namespace are limited to 1024 UTF-8 bytes.
 
     TTL (``supports_ttl`` is True), as in LangGraph's PostgresStore: ``put(..., ttl=minutes)`` (or
     ``ttl={"default_ttl": minutes}`` here for every put without one) makes the item expire that many
