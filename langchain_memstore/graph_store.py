@@ -149,6 +149,8 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         self._sweeper: concurrent.futures.Future[None] | None = None
         self._sweeper_stop = threading.Event()
         self._sweeper_lock = threading.Lock()
+        self.last_sweep_error: BaseException | None = None
+        """The error of the background sweeper's last failed sweep, if any."""
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` and return one result per op, in order (see the class docstring for semantics)."""
@@ -435,7 +437,7 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             future: concurrent.futures.Future[None] = concurrent.futures.Future()
             future.set_running_or_notify_cancel()
             self._sweeper = future
-        self.last_sweep_error: BaseException | None = None
+        self.last_sweep_error = None
 
         def run() -> None:
             try:
