@@ -1,12 +1,14 @@
-"""memstore for LangChain and LangGraph: chat history, a byte store, and LangGraph long-term memory.
+"""memstore for LangChain and LangGraph: chat history, byte and vector stores, LangGraph memory.
 
 ::
 
     from langchain_memstore import MemstoreChatMessageHistory, MemstoreByteStore, MemstoreGraphStore
+    from langchain_memstore import MemstoreVectorStore
 
 Each class takes ``store=``: a :class:`memstore.Memstore` to share (the class never closes it), a SQL URL,
 or None for the embedded default. :class:`MemstoreGraphStore` needs LangGraph
-(``pip install 'memstore-ai[langgraph]'``) and is imported on first use. docs/langchain.md has the guide.
+(``pip install 'memstore-ai[langgraph]'``); it and :class:`MemstoreVectorStore` (numpy, the vector
+layer) are imported on first use. docs/langchain.md has the guide.
 """
 
 from __future__ import annotations
@@ -15,18 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_memstore.byte_store import MemstoreByteStore
 from langchain_memstore.chat_history import MemstoreChatMessageHistory
+from langchain_memstore.embeddings import LangChainEmbedder, MemstoreEmbeddings
 from langchain_memstore.errors import ForeignDataError
 from langchain_memstore.messages import METADATA_KEY, from_memstore, to_memstore
 
 if TYPE_CHECKING:
     from langchain_memstore.graph_store import MemstoreGraphStore
+    from langchain_memstore.vectorstore import MemstoreVectorStore
 
 __all__ = [
     "METADATA_KEY",
     "ForeignDataError",
+    "LangChainEmbedder",
     "MemstoreByteStore",
     "MemstoreChatMessageHistory",
+    "MemstoreEmbeddings",
     "MemstoreGraphStore",
+    "MemstoreVectorStore",
     "from_memstore",
     "to_memstore",
 ]
@@ -38,4 +45,9 @@ def __getattr__(name: str) -> Any:
         from langchain_memstore.graph_store import MemstoreGraphStore
 
         return MemstoreGraphStore
+    if name == "MemstoreVectorStore":
+        # Vectors load numpy and the vector layer: import them only when someone asks.
+        from langchain_memstore.vectorstore import MemstoreVectorStore
+
+        return MemstoreVectorStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,15 +6,22 @@ followed by ``.``, then one more ``.``, then the item key, so ``("users", "42")`
 ``users.42..prefs``. LangGraph forbids ``.`` and empty labels, so the first ``..`` always ends the
 namespace (the item key may hold any text, dots included), and the namespaces under a prefix tuple are
 exactly the entries whose key starts with that prefix's encoding: a search is one prefix scan. The entry's
-value is the JSON text ``{"value": ..., "created_at": ..., "updated_at": ...}`` (ISO-8601, UTC).
+value is the JSON text ``{"value": ..., "created_at": ..., "updated_at": ...}`` (ISO-8601, UTC), plus
+``"ttl"`` (minutes) for an item that expires and ``"index"`` (the paths of its vectors) for an item embedded
+under an ``index`` config; the vectors live in the vector collection ``<kv_namespace>.index``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import dataclasses
+import hashlib
 import json
 import math
 import operator
+import threading
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +29,7 @@ from typing import Any
 from langgraph.store.base import (
     BaseStore,
     GetOp,
+    IndexConfig,
     InvalidNamespaceError,
     Item,
     ListNamespacesOp,
@@ -31,17 +39,31 @@ from langgraph.store.base import (
     Result,
     SearchItem,
     SearchOp,
+    TTLConfig,
     validate_op_namespace,
 )
+from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from langchain_memstore.errors import ForeignDataError
 from memstore import KVStore, KVValue, ValidationError
 
-__all__ = ["DEFAULT_KV_NAMESPACE", "MemstoreGraphStore"]
+if typing.TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from memstore import VectorCollection
+
+__all__ = ["DEFAULT_KV_NAMESPACE", "DEFAULT_SWEEP_INTERVAL_MINUTES", "MemstoreGraphStore"]
 
 DEFAULT_KV_NAMESPACE = "langgraph_store"
 """The KV namespace a :class:`MemstoreGraphStore` keeps its items in unless told otherwise."""
+
+DEFAULT_SWEEP_INTERVAL_MINUTES = 5.0
+"""How often :meth:`MemstoreGraphStore.start_ttl_sweeper` purges expired items unless told otherwise."""
+
+_TTL_KEYS = {"default_ttl", "refresh_on_read", "sweep_interval_minutes", "omit_expired"}
+_INDEX_KEYS = {"dims", "embed", "fields"}
+_MAX_TOP_K = 10_000  # memstore.stores.vectors.MAX_TOP_K
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": operator.gt,
@@ -70,18 +92,46 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
 
     Bad input raises before anything is written: invalid namespace labels raise LangGraph's
     ``InvalidNamespaceError``; a value that is not plain JSON (str keys, finite numbers), an unknown filter
-    operator or a negative limit raise :class:`memstore.ValidationError`. Upserts of a batch are one
-    transaction and its deletes another. Item keys plus their namespace are limited to 1024 UTF-8 bytes.
+    operator or a negative limit raise :class:`memstore.ValidationError`. The puts and deletes of a
+    batch are one transaction (one per distinct TTL if its puts carry several). Item keys plus their
+    namespace are limited to 1024 UTF-8 bytes.
 
-    Not yet: semantic search (an ``index`` config; ``query`` is ignored, as by LangGraph's stores without
-    one) and TTL (``supports_ttl`` is False, so LangGraph rejects ``ttl=`` on ``put``).
+    TTL (``supports_ttl`` is True), as in LangGraph's PostgresStore: ``put(..., ttl=minutes)`` (or
+    ``ttl={"default_ttl": minutes}`` here for every put without one) makes the item expire that many
+    minutes after it was last written or, with ``refresh_ttl`` (the default; ``ttl={"refresh_on_read":
+    False}`` changes it), last returned by a get or search. A put without TTL makes the item permanent
+    again. Expired items are never returned or listed, even before they are deleted (``omit_expired`` is
+    always on); :meth:`sweep_ttl` deletes them, and :meth:`start_ttl_sweeper` does so every
+    ``sweep_interval_minutes`` in a background thread until :meth:`stop_ttl_sweeper` or :meth:`close`.
+    The expiry is the core KV entry's (``KVStore.write(..., ttl=)``, ``touch``, ``purge_expired``), so
+    every process on the database sees it; the item's TTL in minutes is kept in its entry for refreshes.
+
+    Semantic search with ``index={"dims": ..., "embed": ..., "fields": [...]}`` (LangGraph's
+    ``IndexConfig``): each put embeds the item's text at ``fields`` (default ``["$"]``, the whole value; a
+    put's ``index=`` list overrides them, ``index=False`` skips embedding) into a memstore vector
+    collection (``<kv_namespace>.index`` on the Memstore's vector backend, cosine), one vector per text;
+    ``search(prefix, query=...)`` ranks the items under ``prefix`` by their best cosine similarity
+    (``SearchItem.score``), applies ``filter``, then ``offset``/``limit``; items without vectors follow,
+    unscored, most recently updated first. Without ``index``, ``query`` is ignored, as by LangGraph's
+    stores.
 
     ``store`` is a :class:`memstore.Memstore` (shared, never closed here), a SQL URL, or None for the
     embedded default; a store built from a URL or None belongs to this object and :meth:`close` releases
     it. :meth:`abatch` runs :meth:`batch` off the event loop.
     """
 
-    def __init__(self, *, store: StoreArg = None, kv_namespace: str = DEFAULT_KV_NAMESPACE) -> None:
+    supports_ttl: bool = True
+
+    def __init__(
+        self,
+        *,
+        store: StoreArg = None,
+        kv_namespace: str = DEFAULT_KV_NAMESPACE,
+        ttl: TTLConfig | None = None,
+        index: IndexConfig | None = None,
+    ) -> None:
+        config = _check_ttl_config(ttl)
+        index_config, embeddings, fields = _check_index_config(index)
         self._store, self._owns_store = open_store(store)
         try:
             self._kv: KVStore = self._store.kv.namespace_store(kv_namespace)
@@ -90,6 +140,17 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             raise
         self.kv_namespace = kv_namespace
         """The core KV namespace holding this store's entries."""
+        self.ttl_config = config
+        self.index_config = index_config
+        self.embeddings: Embeddings | None = embeddings
+        self._fields = fields
+        self._vectors: VectorCollection[dict[str, Any]] | None = None
+        self._vectors_lock = threading.Lock()
+        self._sweeper: concurrent.futures.Future[None] | None = None
+        self._sweeper_stop = threading.Event()
+        self._sweeper_lock = threading.Lock()
+        self.last_sweep_error: BaseException | None = None
+        """The error of the background sweeper's last failed sweep, if any."""
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` and return one result per op, in order (see the class docstring for semantics)."""
@@ -97,15 +158,28 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         for op in ops:
             _validate(op)
         results: list[Result] = [None] * len(ops)
+        refresh: dict[str, float] = {}  # entry key -> seconds to live, for items read with refresh_ttl
         gets = {i: _entry_key(op.namespace, op.key) for i, op in enumerate(ops) if isinstance(op, GetOp)}
         if gets:
             for (index, key), raw in zip(gets.items(), self._kv.mget(list(gets.values())), strict=True):
-                results[index] = None if raw is None else _decode(key, raw)
+                if raw is None:
+                    continue
+                entry = _decode_entry(key, raw)
+                results[index] = entry.item
+                if entry.ttl is not None and typing.cast(GetOp, ops[index]).refresh_ttl:
+                    refresh[key] = entry.ttl * 60.0
+        queries = self._embed_queries(ops)
         for index, op in enumerate(ops):
             if isinstance(op, SearchOp):
-                results[index] = self._search(op)
+                if op.query and op.query in queries:
+                    results[index] = self._semantic_search(op, queries[op.query], refresh)
+                else:
+                    results[index] = self._search(op, refresh)
             elif isinstance(op, ListNamespacesOp):
                 results[index] = self._list_namespaces(op)
+        if refresh:
+            # Reads first, then the refresh, then the writes: a put of a key read here sets its own TTL.
+            self._kv.touch(refresh)
         puts = {(tuple(op.namespace), op.key): op for op in ops if isinstance(op, PutOp)}
         if puts:
             self._write(list(puts.values()))
@@ -115,17 +189,29 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         """Async twin of :meth:`batch`: the same operation, run in a worker thread."""
         return await asyncio.to_thread(self.batch, list(ops))
 
-    def _search(self, op: SearchOp) -> list[SearchItem]:
+    def _search(self, op: SearchOp, refresh: dict[str, float]) -> list[SearchItem]:
         entries = self._kv.get_by_prefix(_prefix(op.namespace_prefix))
-        items = [_decode(key, raw) for key, raw in entries.items()]
+        ttls: dict[tuple[tuple[str, ...], str], float] = {}
+        items: list[Item] = []
+        for key, raw in entries.items():
+            entry = _decode_entry(key, raw)
+            items.append(entry.item)
+            if entry.ttl is not None:
+                ttls[(entry.item.namespace, entry.item.key)] = entry.ttl
         if op.filter:
             conditions = op.filter.items()
             items = [item for item in items if all(_matches(item.value.get(k), c) for k, c in conditions)]
         items.sort(key=lambda item: (item.namespace, item.key))
         items.sort(key=lambda item: item.updated_at, reverse=True)
+        page = items[op.offset : op.offset + op.limit]
+        if op.refresh_ttl:
+            for item in page:
+                minutes = ttls.get((item.namespace, item.key))
+                if minutes is not None:
+                    refresh[_entry_key(item.namespace, item.key)] = minutes * 60.0
         return [
             SearchItem(item.namespace, item.key, item.value, item.created_at, item.updated_at)
-            for item in items[op.offset : op.offset + op.limit]
+            for item in page
         ]
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
@@ -150,22 +236,246 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         # One read gives the created_at of overwritten items and has the core check every key before the
         # first write, so a bad key cannot leave the upserts written and the deletes not.
         existing = self._kv.mget(keys + deletes)
+        old = {
+            key: _decode_entry(key, raw).paths
+            for key, raw in zip(keys + deletes, existing, strict=True)
+            if raw is not None
+        }
+        texts = self._texts_to_embed(upserts, keys)
+        # Vectors first: if the item write fails, the new vectors are listed by no entry and never match.
+        if texts:
+            self._upsert_vectors(texts)
         now = datetime.now(timezone.utc)
-        records: list[tuple[str, KVValue]] = []
+        # The core gives one TTL per write: one transaction per distinct TTL, the deletes in the first.
+        groups: dict[float | None, list[tuple[str, KVValue]]] = {}
+        stale: list[str] = []
         for op, key, raw in zip(upserts, keys, existing, strict=False):
             created = now if raw is None else _decode(key, raw).created_at
-            record = {
+            record: dict[str, Any] = {
                 "value": dict(op.value or {}),
                 "created_at": created.isoformat(),
                 "updated_at": now.isoformat(),
             }
-            records.append(
-                (key, json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":")))
+            if op.ttl is not None:
+                record["ttl"] = float(op.ttl)
+            paths = [path for path, _ in texts.get(key, [])]
+            if paths:
+                record["index"] = paths
+            stale.extend(_vector_key(key, path) for path in old.get(key, ()) if path not in paths)
+            text = json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            groups.setdefault(None if op.ttl is None else float(op.ttl), []).append((key, text))
+        stale.extend(_vector_key(key, path) for key in deletes for path in old.get(key, ()))
+        if not groups:
+            self._kv.write((), deletes)
+        for index, (minutes, records) in enumerate(groups.items()):
+            seconds = None if minutes is None else minutes * 60
+            self._kv.write(records, deletes if index == 0 else (), ttl=seconds)
+        if stale:
+            # After the item write: vectors no entry lists never match, so a failure here is harmless.
+            collection = self._collection(create=False)
+            if collection is not None:
+                collection.delete_batch(stale)
+
+    # -- semantic search ------------------------------------------------------------------------------------
+
+    def _collection(self, *, create: bool) -> VectorCollection[dict[str, Any]] | None:
+        """The index collection (created if ``create``); None without an index or before the first vector."""
+        if self.index_config is None:
+            return None
+        with self._vectors_lock:
+            if self._vectors is not None:
+                return self._vectors
+            from memstore import DataField, KeyField, RecordDefinition, VectorField, VectorStore
+
+            vectors = VectorStore(self._store.vectors.backend, names="sanitize")
+            definition = RecordDefinition(
+                KeyField("id"),
+                VectorField("embedding", dimensions=self.index_config["dims"], distance="cosine"),
+                [DataField("ns", filterable=True), DataField("entry"), DataField("path")],
             )
-        if records:
-            self._kv.mset(records)
-        if deletes:
-            self._kv.mdelete(deletes)
+            collection = vectors.get_collection(f"{self.kv_namespace}.index", definition)
+            if create:
+                collection.create_if_not_exists()
+            elif not collection.exists():
+                return None
+            self._vectors = collection
+            return collection
+
+    def _texts_to_embed(self, upserts: list[PutOp], keys: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """Entry key -> [(path, text)] for the items to embed (picked as LangGraph's stores pick them)."""
+        if self.index_config is None:
+            return {}
+        found: dict[str, list[tuple[str, str]]] = {}
+        for op, key in zip(upserts, keys, strict=True):
+            if op.index is False:
+                continue
+            fields = self._fields if op.index is None else [(path, tokenize_path(path)) for path in op.index]
+            pairs: list[tuple[str, str]] = []
+            for path, tokens in fields:
+                texts = get_text_at_path(op.value, tokens)
+                if len(texts) == 1:
+                    pairs.append((path, texts[0]))
+                else:
+                    pairs.extend((f"{path}.{i}", text) for i, text in enumerate(texts))
+            if pairs:
+                found[key] = pairs
+        return found
+
+    def _upsert_vectors(self, texts: dict[str, list[tuple[str, str]]]) -> None:
+        assert self.embeddings is not None
+        flat = [(key, path, text) for key, pairs in texts.items() for path, text in pairs]
+        vectors = self.embeddings.embed_documents([text for _, _, text in flat])
+        if len(vectors) != len(flat):
+            raise ValidationError(
+                f"the index embeddings returned {len(vectors)} vectors for {len(flat)} texts"
+            )
+        records = [
+            {
+                "id": _vector_key(key, path),
+                "embedding": list(vector),
+                "ns": _namespace_labels(_split(key)[0]),
+                "entry": key,
+                "path": path,
+            }
+            for (key, path, _), vector in zip(flat, vectors, strict=True)
+        ]
+        collection = self._collection(create=True)
+        assert collection is not None
+        collection.upsert_batch(records)
+
+    def _embed_queries(self, ops: list[Op]) -> dict[str, list[float]]:
+        if self.embeddings is None:
+            return {}
+        queries = list(dict.fromkeys(op.query for op in ops if isinstance(op, SearchOp) and op.query))
+        return {query: self.embeddings.embed_query(query) for query in queries}
+
+    def _semantic_search(
+        self, op: SearchOp, vector: list[float], refresh: dict[str, float]
+    ) -> list[SearchItem]:
+        wanted = op.offset + op.limit
+        scored: list[tuple[float, _Entry]] = []
+        collection = self._collection(create=False)
+        if collection is not None and wanted > 0:
+            labels = op.namespace_prefix
+            where: Any = {"ns": _namespace_labels(labels)} if labels else None
+            top_k = min(_MAX_TOP_K, max(16, 2 * wanted))
+            while True:
+                hits = collection.search(vector, top_k, filter=where)
+                scored = self._live_hits(hits, op)
+                if len(scored) >= wanted or len(hits) < top_k or top_k >= _MAX_TOP_K:
+                    break
+                top_k = min(_MAX_TOP_K, top_k * 4)
+        page: list[tuple[float | None, _Entry]] = list(scored[op.offset : wanted])
+        if len(scored) < wanted:
+            # Fewer scored items than asked for: the items without vectors follow, unscored.
+            seen = {entry.key for _, entry in scored}
+            entries = self._kv.get_by_prefix(_prefix(op.namespace_prefix))
+            rest = [
+                entry
+                for entry in (_decode_entry(key, raw) for key, raw in entries.items())
+                if entry.key not in seen and not entry.paths and _passes(entry.item, op.filter)
+            ]
+            rest.sort(key=lambda entry: (entry.item.namespace, entry.item.key))
+            rest.sort(key=lambda entry: entry.item.updated_at, reverse=True)
+            start = max(0, op.offset - len(scored))
+            page.extend((None, entry) for entry in rest[start : start + op.limit - len(page)])
+        if op.refresh_ttl:
+            for _, entry in page:
+                if entry.ttl is not None:
+                    refresh[entry.key] = entry.ttl * 60.0
+        return [
+            SearchItem(
+                e.item.namespace, e.item.key, e.item.value, e.item.created_at, e.item.updated_at, score
+            )
+            for score, e in page
+        ]
+
+    def _live_hits(self, hits: list[Any], op: SearchOp) -> list[tuple[float, _Entry]]:
+        """Hits (best first) -> one (best score, entry) per live item that still lists the hit's path."""
+        best: dict[str, tuple[float, str]] = {}
+        for hit in hits:
+            best.setdefault(hit.record["entry"], (hit.score, hit.record["path"]))
+        keys = list(best)
+        raws = self._kv.mget(keys) if keys else []
+        scored: list[tuple[float, _Entry]] = []
+        for key, raw in zip(keys, raws, strict=True):
+            if raw is None:
+                continue  # deleted or expired
+            entry = _decode_entry(key, raw)
+            if best[key][1] not in entry.paths:
+                continue  # a vector the item no longer lists
+            if _passes(entry.item, op.filter):
+                scored.append((best[key][0], entry))
+        return scored
+
+    # -- TTL ------------------------------------------------------------------------------------------------
+
+    def sweep_ttl(self) -> int:
+        """Delete the expired items now; returns how many (reads already leave them out)."""
+        return self._kv.purge_expired()
+
+    async def asweep_ttl(self) -> int:
+        """Async twin of :meth:`sweep_ttl`."""
+        return await self._kv.apurge_expired()
+
+    def start_ttl_sweeper(
+        self, sweep_interval_minutes: float | None = None
+    ) -> concurrent.futures.Future[None]:
+        """Run :meth:`sweep_ttl` every ``sweep_interval_minutes`` (default: ``ttl["sweep_interval_minutes"]``,
+        else 5) in a daemon thread; returns a future done when the sweeper stops. Starting it again returns
+        the running one. A failed sweep is retried at the next interval; the last error stays on
+        :attr:`last_sweep_error`.
+        """
+        interval = sweep_interval_minutes
+        if interval is None:
+            interval = (self.ttl_config or {}).get("sweep_interval_minutes") or DEFAULT_SWEEP_INTERVAL_MINUTES
+        _check_minutes(interval, "sweep_interval_minutes")
+        with self._sweeper_lock:
+            if self._sweeper is not None and not self._sweeper.done():
+                return self._sweeper
+            self._sweeper_stop = stop = threading.Event()
+            future: concurrent.futures.Future[None] = concurrent.futures.Future()
+            future.set_running_or_notify_cancel()
+            self._sweeper = future
+        self.last_sweep_error = None
+
+        def run() -> None:
+            try:
+                while not stop.wait(float(interval) * 60.0):
+                    try:
+                        self.sweep_ttl()
+                    except Exception as exc:  # the database may be away for a while: try again later
+                        self.last_sweep_error = exc
+            finally:
+                future.set_result(None)
+
+        threading.Thread(target=run, name="memstore-ttl-sweeper", daemon=True).start()
+        return future
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread; True if it stopped within ``timeout`` seconds (or none was running)."""
+        with self._sweeper_lock:
+            future = self._sweeper
+            self._sweeper_stop.set()
+        if future is None:
+            return True
+        try:
+            future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Stop the TTL sweeper, then release the store if this object created it. Idempotent."""
+        if hasattr(self, "_sweeper_stop"):
+            self.stop_ttl_sweeper()
+        super().close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        if hasattr(self, "_sweeper_stop"):
+            await asyncio.to_thread(self.stop_ttl_sweeper)
+        await super().aclose()
 
     def __repr__(self) -> str:
         return f"MemstoreGraphStore(kv_namespace={self.kv_namespace!r})"
@@ -195,7 +505,34 @@ def _split(entry_key: str) -> tuple[tuple[str, ...], str]:
         start = end + 1
 
 
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    key: str
+    item: Item
+    ttl: float | None
+    """The TTL in minutes (None: never expires)."""
+    paths: tuple[str, ...]
+    """The paths of the item's vectors in the index collection."""
+
+
 def _decode(entry_key: str, raw: KVValue) -> Item:
+    return _decode_entry(entry_key, raw).item
+
+
+def _vector_key(entry_key: str, path: str) -> str:
+    return hashlib.sha256(f"{entry_key}\x00{path}".encode()).hexdigest()
+
+
+def _namespace_labels(namespace: tuple[str, ...]) -> dict[str, str]:
+    return {f"l{i}": label for i, label in enumerate(namespace)}
+
+
+def _passes(item: Item, conditions: Mapping[str, Any] | None) -> bool:
+    return not conditions or all(_matches(item.value.get(k), c) for k, c in conditions.items())
+
+
+def _decode_entry(entry_key: str, raw: KVValue) -> _Entry:
+    """The item of an entry, its TTL and its index paths."""
     namespace, key = _split(entry_key)
     try:
         if not isinstance(raw, str):
@@ -206,11 +543,18 @@ def _decode(entry_key: str, raw: KVValue) -> Item:
             raise TypeError("the item value is not a JSON object")
         created = datetime.fromisoformat(record["created_at"])
         updated = datetime.fromisoformat(record["updated_at"])
+        minutes = record.get("ttl")
+        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int | float)):
+            raise TypeError("the item TTL is not a number")
+        paths = record.get("index", [])
+        if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+            raise TypeError("the item's index paths are not a list of str")
     except (ValueError, KeyError, TypeError) as exc:
         raise ForeignDataError(
             f"KV entry {entry_key!r} is not an item written by MemstoreGraphStore: {exc}"
         ) from exc
-    return Item(value=value, key=key, namespace=namespace, created_at=created, updated_at=updated)
+    item = Item(value=value, key=key, namespace=namespace, created_at=created, updated_at=updated)
+    return _Entry(entry_key, item, None if minutes is None else float(minutes), tuple(paths))
 
 
 # -- validation ---------------------------------------------------------------------------------------------
@@ -240,15 +584,66 @@ def _validate(op: Op) -> None:
         if not op.namespace:
             raise InvalidNamespaceError("Namespace cannot be empty.")
         if op.ttl is not None:
-            raise NotImplementedError(
-                "TTL is not supported by MemstoreGraphStore yet; put items with ttl=None."
-            )
+            _check_minutes(op.ttl, "ttl")
+        if (
+            op.index is not None
+            and op.index is not False
+            and (isinstance(op.index, str) or not all(isinstance(path, str) for path in op.index))
+        ):
+            raise ValidationError(f"a put's index is False, None or a list of str paths, not {op.index!r}")
         if op.value is not None:
             if not isinstance(op.value, Mapping):
                 raise ValidationError(f"an item value is a dict, not {type(op.value).__name__}")
             _check_json(op.value, "item value")
     if not isinstance(op, SearchOp | ListNamespacesOp) and not isinstance(op.key, str):
         raise ValidationError(f"an item key is a str, not {type(op.key).__name__}")
+
+
+def _check_minutes(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValidationError(f"{what} is a positive number of minutes, not {value!r}")
+
+
+def _check_index_config(
+    config: object,
+) -> tuple[IndexConfig | None, Embeddings | None, list[tuple[str, Any]]]:
+    if config is None:
+        return None, None, []
+    if not isinstance(config, Mapping):
+        raise ValidationError(f"index is an IndexConfig dict, not {type(config).__name__}")
+    unknown = sorted(str(name) for name in config if name not in _INDEX_KEYS)
+    if unknown:
+        raise ValidationError(f"unknown index settings: {', '.join(unknown)}")
+    _check_int(config.get("dims"), "index dims", 1)
+    if config.get("embed") is None:
+        raise ValidationError(
+            "index needs embed: a LangChain Embeddings, a function or a 'provider:model' str"
+        )
+    fields = config.get("fields") or ["$"]
+    if isinstance(fields, str) or not all(isinstance(field, str) for field in fields):
+        raise ValidationError("index fields are a list of str paths")
+    embeddings = ensure_embeddings(config["embed"])
+    tokenized = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
+    return typing.cast(IndexConfig, {**config, "fields": list(fields)}), embeddings, tokenized
+
+
+def _check_ttl_config(config: object) -> TTLConfig | None:
+    if config is None:
+        return None
+    if not isinstance(config, Mapping):
+        raise ValidationError(f"ttl is a TTLConfig dict, not {type(config).__name__}")
+    unknown = sorted(str(name) for name in config if name not in _TTL_KEYS)
+    if unknown:
+        raise ValidationError(f"unknown TTL settings: {', '.join(unknown)}")
+    for name in ("default_ttl", "sweep_interval_minutes"):
+        if config.get(name) is not None:
+            _check_minutes(config[name], name)
+    for name in ("refresh_on_read", "omit_expired"):
+        if name in config and not isinstance(config[name], bool):
+            raise ValidationError(f"{name} is a bool, not {config[name]!r}")
+    if config.get("omit_expired") is False:
+        raise ValidationError("omit_expired=False is not supported: expired items are never returned")
+    return typing.cast(TTLConfig, dict(config))
 
 
 def _check_int(value: object, what: str, minimum: int) -> None:

@@ -366,21 +366,6 @@ def test_bad_reads_are_validation_errors_and_write_nothing(mstore: Memstore, op:
     assert store.search(()) == []
 
 
-def test_ttl_is_refused_until_supported(mstore: Memstore) -> None:
-    store = _graph_store(mstore)
-    assert store.supports_ttl is False
-    with pytest.raises(NotImplementedError, match="TTL"):
-        store.put(("a",), "k", {"v": 1}, ttl=5)
-    with pytest.raises(NotImplementedError, match="TTL"):
-        store.batch([PutOp(("a",), "k2", {"v": 1}), PutOp(("a",), "k", {"v": 1}, ttl=1.0)])
-    assert store.search(()) == []
-
-
-def test_no_index_argument_yet() -> None:
-    with pytest.raises(TypeError):
-        MemstoreGraphStore(store="memory://", index={"dims": 3, "embed": lambda texts: []})  # type: ignore[call-arg]
-
-
 def test_foreign_entries_in_the_namespace_are_typed_errors(mstore: Memstore) -> None:
     store = _graph_store(mstore)
     kv = mstore.kv.namespace_store(store.kv_namespace)
