@@ -1,4 +1,4 @@
-"""Interleaved work on several conversations and KV namespaces never touches another's data."""
+"""Interleaved work on several conversations, KV namespaces and vector collections never crosses over."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from memstore import Memstore, Message
+from memstore import DataField, KeyField, Memstore, Message, RecordDefinition, VectorField
+
+DEFINITION = RecordDefinition(
+    KeyField("id"), VectorField("v", dimensions=2), [DataField("tenant", filterable=True)]
+)
 
 TENANTS = st.sampled_from([0, 1, 2])
 KEYS = st.sampled_from(["a", "a_", "a%", "ab", "b", "shared"])
@@ -25,6 +29,10 @@ class IsolationMachine(RuleBasedStateMachine):
         self.kvs = [self.memstore.kv.namespace_store(f"{run}-{t}") for t in range(3)]
         self.messages: list[list[str]] = [[], [], []]
         self.entries: list[dict[str, str]] = [{}, {}, {}]
+        self.collections = [self.memstore.vectors.get_collection(f"c{run}-{t}", DEFINITION) for t in range(3)]
+        for collection in self.collections:
+            collection.create()
+        self.records: list[dict[str, float]] = [{}, {}, {}]
 
     @rule(tenant=TENANTS, texts=st.lists(TEXT, min_size=1, max_size=3))
     def append(self, tenant: int, texts: list[str]) -> None:
@@ -61,6 +69,16 @@ class IsolationMachine(RuleBasedStateMachine):
     def kv_delete(self, tenant: int, key: str) -> None:
         assert self.kvs[tenant].delete(key) == (self.entries[tenant].pop(key, None) is not None)
 
+    @rule(tenant=TENANTS, key=KEYS, weight=st.floats(0.1, 10))
+    def vector_upsert(self, tenant: int, key: str, weight: float) -> None:
+        self.collections[tenant].upsert({"id": key, "v": [weight, 1.0], "tenant": tenant})
+        self.records[tenant][key] = weight
+
+    @rule(tenant=TENANTS, key=KEYS)
+    def vector_delete(self, tenant: int, key: str) -> None:
+        self.collections[tenant].delete(key)
+        self.records[tenant].pop(key, None)
+
     @invariant()
     def each_tenant_sees_only_its_own(self) -> None:
         if not hasattr(self, "buffers"):
@@ -72,13 +90,17 @@ class IsolationMachine(RuleBasedStateMachine):
             assert self.buffers[tenant].length() == len(self.messages[tenant])
             assert self.buffers[tenant].get_msg(filter_meta={"t": (tenant + 1) % 3}) == []
             assert self.kvs[tenant].get_by_prefix("") == dict(sorted(self.entries[tenant].items()))
+            hits = self.collections[tenant].search([1.0, 1.0], 10)
+            assert sorted(h.record["id"] for h in hits) == sorted(self.records[tenant])
+            assert {h.record["tenant"] for h in hits} <= {tenant}
+            assert self.collections[tenant].count() == len(self.records[tenant])
             assert self.kvs[tenant].get_by_prefix("a") == {
                 k: v for k, v in sorted(self.entries[tenant].items()) if k.startswith("a")
             }
 
 
-def test_conversations_and_namespaces_are_isolated(store_url: str) -> None:
-    with Memstore(store_url) as memstore:
+def test_conversations_namespaces_and_collections_are_isolated(store_url: str) -> None:
+    with Memstore(store_url, vectors="memory" if store_url == "memory://" else "sql") as memstore:
         machine = type("Machine", (IsolationMachine,), {"memstore": memstore})
         run_state_machine_as_test(
             machine, settings=settings(max_examples=100, stateful_step_count=20, deadline=None)
