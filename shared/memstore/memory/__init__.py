@@ -1,5 +1,5 @@
 """Conversation memory: messages kept in the buffer store and recalled by hybrid (dense + keyword) search."""
 
-from memstore.memory.conversation import ConversationMemory, ScoredMessage
+from memstore.memory.conversation import ConversationMemory, MemoryStats, ScoredMessage, UnsupportedOperation
 
-__all__ = ["ConversationMemory", "ScoredMessage"]
+__all__ = ["ConversationMemory", "MemoryStats", "ScoredMessage", "UnsupportedOperation"]

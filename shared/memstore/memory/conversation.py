@@ -20,18 +20,22 @@ by any path is never returned.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, select
 
 from memstore._sync import to_async
-from memstore._validate import check_identifier, check_text
-from memstore.errors import BackendError, NotFoundError, ValidationError
+from memstore._validate import check_identifier, check_text, dumps
+from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
 from memstore.filters import And, Filter, In, Range
 from memstore.memory import ranking
 from memstore.models import Message
@@ -40,11 +44,18 @@ from memstore.stores.buffer import BufferStore
 from memstore.stores.chat import MessageQuery, check_count
 
 if TYPE_CHECKING:
+    from memstore.backends.sql.database import Database
     from memstore.embeddings.base import Embedder
     from memstore.facade import Memstore
     from memstore.stores.vectors import VectorCollection
 
-__all__ = ["DEFAULT_COLLECTION", "ConversationMemory", "ScoredMessage"]
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "ConversationMemory",
+    "MemoryStats",
+    "ScoredMessage",
+    "UnsupportedOperation",
+]
 
 DEFAULT_COLLECTION = "memstore-memory"
 DEFAULT_DENSE_WEIGHT = 0.5
@@ -121,6 +132,53 @@ class _Scope:
             since=self.since,
             until=self.until,
         )
+
+
+class UnsupportedOperation(MemstoreError):
+    """The operation does not exist on this backend (the message says what to use instead)."""
+
+
+def _to_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "position": message.position,
+        "role": message.role,
+        "type": message.type,
+        "content": message.content,
+        "metadata": message.metadata,
+        "created_at": None if message.created_at is None else message.created_at.isoformat(),
+    }
+
+
+def _from_json(value: dict[str, Any]) -> Message:
+    created = value.get("created_at")
+    return Message(
+        role=value["role"],
+        content=value["content"],
+        type=value.get("type", "text"),
+        metadata=value.get("metadata") or {},
+        id=value.get("id"),
+        conversation_id=value.get("conversation_id"),
+        position=value.get("position"),
+        created_at=None if created is None else datetime.fromisoformat(created),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryStats:
+    """What :meth:`ConversationMemory.stats` reports. ``storage_bytes``: the whole database file (SQLite) or
+    database (PostgreSQL); None in memory."""
+
+    messages: int
+    conversations: dict[str, int]
+    roles: dict[str, int]
+    types: dict[str, int]
+    first_at: datetime | None
+    last_at: datetime | None
+    pending: int
+    vectors: int
+    storage_bytes: int | None
 
 
 class ConversationMemory:
@@ -514,11 +572,291 @@ class ConversationMemory:
                     result.append(ScoredMessage(neighbour, hit.score))
         return result
 
+    # -- retention, stats ------------------------------------------------------------------------------------
+
+    def _scope_ids(self, conversation_id: str | None) -> list[str] | None:
+        if conversation_id is not None:
+            cid = check_identifier(conversation_id, "conversation_id")
+            if self.conversation_id is not None and cid != self.conversation_id:
+                raise ValidationError(f"this memory is bound to conversation {self.conversation_id!r}")
+            return [cid]
+        return None if self.conversation_id is None else [self.conversation_id]
+
+    def delete_older_than(self, days: float, *, conversation_id: str | None = None) -> int:
+        """Delete messages created more than ``days`` days ago (in this memory's conversation, or in
+        ``conversation_id``, or everywhere for a memory spanning all), with their vectors, keyword-index rows
+        and pending rows; returns how many messages were deleted.
+
+        The messages, keyword rows and pending rows go in one transaction; the vectors right after. Should
+        that last step fail (BackendError), the orphan vectors are never returned: recall reads every hit
+        back from the messages table.
+        """
+        if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+            raise ValidationError("days must be a number >= 0")
+        cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+        cids = self._scope_ids(conversation_id)
+        if self._db is None:
+            doomed: list[str] = []
+            with _MEMORY_LOCK:
+                for cid in cids if cids is not None else self._conversation_ids():
+                    for message in self._chat.select(cid, MessageQuery(until=cutoff)):
+                        if self._chat.delete_message(cid, message.id) is not None:
+                            doomed.append(message.id or "")
+                self._memory_pending().difference_update(doomed)
+        else:
+            doomed = self._delete_sql(cutoff, cids)
+        if doomed:
+            with contextlib.suppress(NotFoundError):  # no collection yet: no vectors to delete
+                self._collection.delete_batch(doomed)
+        return len(doomed)
+
+    def _delete_sql(self, cutoff: datetime, cids: list[str] | None) -> list[str]:
+        from memstore.backends.sql.keyword import delete_keyword_rows
+        from memstore.backends.sql.schema import memory_pending
+        from memstore.backends.sql.schema import messages as table
+
+        assert self._db is not None
+        database = self._db
+        condition = table.c.created_at < cutoff
+        if cids is not None:
+            condition = condition & table.c.conversation_id.in_(cids)
+        find = select(table.c.id).where(condition)
+
+        def work(conn: Connection) -> list[str]:
+            ids = [str(v) for v in conn.execute(find).scalars()]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                conn.execute(delete(table).where(table.c.id.in_(chunk)))
+                conn.execute(delete(memory_pending).where(memory_pending.c.message_id.in_(chunk)))
+                delete_keyword_rows(conn, database, chunk)
+            return ids
+
+        return database.run(work, write=True, operation="memory.delete_older_than")
+
+    def stats(self) -> MemoryStats:
+        """Counts per conversation, role and type, the date range, pending and vector counts, storage size."""
+        cids = self._scope_ids(None)
+        if self._db is None:
+            rows: list[tuple[str, str, str, datetime | None]] = []
+            for cid in cids if cids is not None else self._conversation_ids():
+                rows.extend(
+                    (cid, m.role, m.type, m.created_at) for m in self._chat.select(cid, MessageQuery())
+                )
+            grouped: dict[tuple[str, str, str], tuple[int, datetime | None, datetime | None]] = {}
+            for cid, role, type_, created in rows:
+                count, low, high = grouped.get((cid, role, type_), (0, created, created))
+                low = created if low is None or (created is not None and created < low) else low
+                high = created if high is None or (created is not None and created > high) else high
+                grouped[(cid, role, type_)] = (count + 1, low, high)
+            groups = [(c, r, t, n, lo, hi) for (c, r, t), (n, lo, hi) in grouped.items()]
+            size: int | None = None
+        else:
+            groups, size = self._sql_stats(cids)
+        by_conversation: dict[str, int] = {}
+        by_role: dict[str, int] = {}
+        by_type: dict[str, int] = {}
+        lows = [g[4] for g in groups if g[4] is not None]
+        highs = [g[5] for g in groups if g[5] is not None]
+        for cid, role, type_, count, _, _ in groups:
+            by_conversation[cid] = by_conversation.get(cid, 0) + count
+            by_role[role] = by_role.get(role, 0) + count
+            by_type[type_] = by_type.get(type_, 0) + count
+        try:
+            vectors = self._collection.count()
+        except NotFoundError:
+            vectors = 0
+        return MemoryStats(
+            messages=sum(by_conversation.values()),
+            conversations=dict(sorted(by_conversation.items())),
+            roles=dict(sorted(by_role.items())),
+            types=dict(sorted(by_type.items())),
+            first_at=min(lows) if lows else None,
+            last_at=max(highs) if highs else None,
+            pending=self.pending_count(),
+            vectors=vectors,
+            storage_bytes=size,
+        )
+
+    def _sql_stats(self, cids: list[str] | None) -> tuple[list[Any], int | None]:
+        from sqlalchemy import func, text
+
+        from memstore.backends.sql.schema import messages as table
+
+        assert self._db is not None
+        database = self._db
+        statement = select(
+            table.c.conversation_id,
+            table.c.role,
+            table.c.type,
+            func.count(),
+            func.min(table.c.created_at),
+            func.max(table.c.created_at),
+        ).group_by(table.c.conversation_id, table.c.role, table.c.type)
+        if cids is not None:
+            statement = statement.where(table.c.conversation_id.in_(cids))
+        groups = database.run(
+            lambda conn: [tuple(row) for row in conn.execute(statement)],
+            write=False,
+            operation="memory.stats",
+        )
+        if database.is_sqlite:
+            size_sql = text("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+        else:
+            size_sql = text("SELECT pg_database_size(current_database())")
+        size = database.run(
+            lambda conn: conn.execute(size_sql).scalar_one(), write=False, operation="memory.stats"
+        )
+        return groups, None if size is None else int(size)
+
+    # -- export, import, backup -----------------------------------------------------------------------------
+
+    def export(self, path: str | Path, *, progress: bool = False) -> int:
+        """Write this memory's messages (every conversation for a memory spanning all) to a JSONL file, one
+        message per line with id, conversation, position, role, type, content, metadata and created_at;
+        streamed conversation by conversation in pages. Returns how many were written."""
+        from tqdm import tqdm  # type: ignore[import-untyped]
+
+        cids = self._scope_ids(None)
+        written = 0
+        target = Path(path)
+        with (
+            target.open("w", encoding="utf-8") as out,
+            tqdm(desc="export", unit="msg", disable=not progress) as bar,
+        ):
+            for cid in cids if cids is not None else self._conversation_ids():
+                for message in BufferStore(self._chat, cid).get_msgs_forward():
+                    out.write(dumps(_to_json(message)) + "\n")
+                    written += 1
+                    bar.update(1)
+        return written
+
+    def import_(self, path: str | Path, *, batch_size: int = 500, progress: bool = False) -> int:
+        """Add the messages of a JSONL file written by :meth:`export` (ids, positions, metadata and times
+        kept), indexing them for recall; streamed in batches. Returns how many were imported."""
+        from tqdm import tqdm
+
+        check_count(batch_size, "batch_size", minimum=1)
+        source = Path(path)
+        if not source.is_file():
+            raise NotFoundError(f"no file {str(source)!r}")
+        imported = 0
+        batch: list[Message] = []
+        with (
+            source.open(encoding="utf-8") as lines,
+            tqdm(desc="import", unit="msg", disable=not progress) as bar,
+        ):
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    batch.append(_from_json(json.loads(line)))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ValidationError(f"{source}:{number}: not a memstore message line ({exc})") from exc
+                if len(batch) >= batch_size:
+                    self.add(batch)
+                    imported += len(batch)
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
+                self.add(batch)
+                imported += len(batch)
+                bar.update(len(batch))
+        return imported
+
+    def backup(self, path: str | Path) -> Path:
+        """Copy the whole SQLite database (messages, keyword index, outbox, and vectors when they live in it:
+        ``vectors="sql"``) to ``path`` with SQLite's online backup API; safe while others write.
+
+        PostgreSQL and ``memory://`` raise :class:`UnsupportedOperation` (for PostgreSQL use
+        ``pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump`` and ``pg_restore``).
+        """
+        database = self._sqlite("backup")
+        target = Path(path)
+        if target.exists():
+            raise ValidationError(f"{str(target)!r} exists: backup never overwrites a file")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with database.engine.connect() as conn:
+            source = conn.connection.dbapi_connection
+            destination = sqlite3.connect(str(target))
+            try:
+                source.backup(destination)  # type: ignore[union-attr]
+            finally:
+                destination.close()
+        return target
+
+    def restore(self, path: str | Path) -> int:
+        """Replace the SQLite database with the backup at ``path`` (online backup API, in place).
+
+        When the vectors live outside the database (Chroma, memory), every restored message is marked
+        pending and re-indexed, so recall matches the restored messages; returns how many were re-indexed.
+        """
+        database = self._sqlite("restore")
+        source_path = Path(path)
+        if not source_path.is_file():
+            raise NotFoundError(f"no backup file {str(source_path)!r}")
+        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+        try:
+            source.execute("SELECT count(*) FROM memstore_messages").fetchone()
+        except sqlite3.DatabaseError as exc:
+            source.close()
+            raise ValidationError(f"{str(source_path)!r} is not a memstore SQLite backup ({exc})") from exc
+        try:
+            with database.engine.connect() as conn:
+                destination = conn.connection.dbapi_connection
+                source.backup(destination)  # type: ignore[arg-type]
+        finally:
+            source.close()
+        self._collection_ready = False
+        if (
+            getattr(self.store, "_vectors_choice", None) is not None
+            and self.store._vectors_choice.kind == "sql"
+        ):
+            return 0
+        return self._reindex_everything()
+
+    def _reindex_everything(self) -> int:
+        from memstore.backends.sql.schema import memory_pending
+        from memstore.backends.sql.schema import messages as table
+
+        assert self._db is not None
+        collection = self.collection_name
+        cids = self._scope_ids(None)
+        find = select(table.c.id)
+        if cids is not None:
+            find = find.where(table.c.conversation_id.in_(cids))
+
+        def work(conn: Connection) -> None:
+            conn.execute(delete(memory_pending).where(memory_pending.c.collection == collection))
+            ids = [str(v) for v in conn.execute(find).scalars()]
+            if ids:
+                conn.execute(
+                    memory_pending.insert(), [{"collection": collection, "message_id": i} for i in ids]
+                )
+
+        self._db.run(work, write=True, operation="memory.reindex_all")
+        return self._flush()
+
+    def _sqlite(self, operation: str) -> Database:
+        if self._db is None:
+            raise UnsupportedOperation(f"{operation}: a memory:// store has no file; use export() instead")
+        if not self._db.is_sqlite:
+            raise UnsupportedOperation(
+                f"{operation} uses SQLite's backup API; on PostgreSQL use pg_dump: "
+                "pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump (restore with pg_restore)"
+            )
+        return self._db
+
     aadd = to_async(add)
     arecent = to_async(recent)
     arecall = to_async(recall)
     areindex = to_async(reindex)
     apending_count = to_async(pending_count)
+    adelete_older_than = to_async(delete_older_than)
+    astats = to_async(stats)
+    aexport = to_async(export)
+    aimport_ = to_async(import_)
+    abackup = to_async(backup)
+    arestore = to_async(restore)
 
     def __repr__(self) -> str:
         return (
