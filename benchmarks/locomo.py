@@ -4,7 +4,8 @@
 
 Each dev conversation is indexed with ``ConversationMemory`` (SQLite file, SQL vectors, offline MiniLM
 embedder): one message per turn, content ``"speaker: text"``, ``created_at`` from the turn's ``time``, the
-turn id in the metadata. Recall@k is scored by the kit's own ``locomo_eval.evaluate`` (overall = categories 1-4).
+turn id in the metadata. Recall@k is scored by the kit's own ``locomo_eval.evaluate`` (overall: categories
+1-4).
 The data is CC BY-NC 4.0 and is never copied into this repository: the script reads it from the kit folder
 (``../shared/data/locomo`` from the repository root) and exits with a message when it is absent.
 """
