@@ -30,17 +30,25 @@ CATEGORIES = ["multi-hop", "temporal", "open-domain", "single-hop", "adversarial
 ABLATIONS: dict[str, dict[str, Any]] = {
     "dense only": {"dense_weight": 1.0, "keyword_weight": 0.0},
     "keyword only (FTS5 bm25)": {"dense_weight": 0.0, "keyword_weight": 1.0},
-    "0.5/0.5 min-max": {"dense_weight": 0.5, "keyword_weight": 0.5},
+    "keyword only, stopwords kept in the query": {
+        "dense_weight": 0.0,
+        "keyword_weight": 1.0,
+        "stopwords": False,
+    },
+    "stopwords kept in the keyword query": {"stopwords": False},
+    "no dense rescoring of keyword candidates": {"rescore": False},
+    "0.5 dense / 0.5 keyword": {"dense_weight": 0.5, "keyword_weight": 0.5},
     "0.4 dense / 0.6 keyword": {"dense_weight": 0.4, "keyword_weight": 0.6},
     "0.6 dense / 0.4 keyword": {"dense_weight": 0.6, "keyword_weight": 0.4},
     "0.3 dense / 0.7 keyword": {"dense_weight": 0.3, "keyword_weight": 0.7},
-    "0.7 dense / 0.3 keyword": {"dense_weight": 0.7, "keyword_weight": 0.3},
     "rrf 0.5/0.5": {"fusion": "rrf"},
     "recency half-life 30 d": {"half_life_days": 30.0},
     "context ±1 (counts toward k)": {"context": 1},
     "candidates 20": {"candidates": 20},
     "candidates 100": {"candidates": 100},
 }
+"""Each variant changes the defaults by these options (``stopwords: False`` keeps English function words in
+the keyword query: the benchmark empties ``memstore.memory.ranking.STOPWORDS`` for that run only)."""
 
 
 class CachedEmbedder:
@@ -132,6 +140,7 @@ def main() -> int:
         def factory(options: dict[str, Any]) -> Callable[[dict[str, Any]], MemoryRetriever]:
             options = dict(options)
             context = options.pop("context", 0)
+            options.pop("stopwords", None)
             return lambda conv: MemoryRetriever(
                 store.memory(conv["conversation_id"], embedder=embedder, **options), context
             )
@@ -140,8 +149,15 @@ def main() -> int:
         results["memstore (defaults)"]["index_seconds"] = round(index_seconds, 2)
         print(row("memstore (defaults)", results["memstore (defaults)"]), flush=True)
         if args.ablation:
+            from memstore.memory import ranking
+
+            stopwords = ranking.STOPWORDS
             for name, options in ABLATIONS.items():
-                results[f"memstore: {name}"] = locomo_eval.evaluate(data, factory(options), ks)
+                ranking.STOPWORDS = stopwords if options.get("stopwords", True) else frozenset()
+                try:
+                    results[f"memstore: {name}"] = locomo_eval.evaluate(data, factory(options), ks)
+                finally:
+                    ranking.STOPWORDS = stopwords
                 print(row(f"memstore: {name}", results[f"memstore: {name}"]), flush=True)
 
     if not args.no_baselines:

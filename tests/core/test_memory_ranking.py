@@ -69,3 +69,24 @@ def test_bm25_prefers_rare_terms_and_short_documents() -> None:
     assert index.scores(ranking.tokenize("zebra cat"))["3"] > scores["1"]  # rarer term weighs more
     assert index.scores(["unknown"]) == {}
     assert ranking.BM25([]).scores(["x"]) == {}
+
+
+def test_content_tokens_and_cosine() -> None:
+    assert ranking.content_tokens(["when", "did", "caroline", "paint"]) == ["caroline", "paint"]
+    assert ranking.content_tokens(["what", "is", "it"]) == ["what", "is", "it"]  # all stopwords: keep them
+    assert ranking.cosine([1.0, 0.0], [1.0, 0.0]) == pytest.approx(1.0)
+    assert ranking.cosine([1.0, 0.0], [0.0, 2.0]) == pytest.approx(0.0)
+    assert ranking.cosine([3.0, 4.0], [6.0, 8.0]) == pytest.approx(1.0)
+    assert ranking.cosine([0.0, 0.0], [1.0, 1.0]) == 0.0
+
+
+def test_keyword_query_builders_quote_every_token() -> None:
+    from memstore.backends.sql.keyword import fts5_query, tsquery_text
+
+    assert (
+        fts5_query('When did "Mel" go  camping? NEAR(x) OR *')
+        == '"mel" OR "go" OR "camping" OR "near" OR "x"'
+    )
+    assert fts5_query("?!") is None
+    assert tsquery_text("it's a_b & c:* | zed") == "b | c | zed"
+    assert tsquery_text("   ") is None

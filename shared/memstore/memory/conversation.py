@@ -190,7 +190,9 @@ class ConversationMemory:
 
     Ranking (see :mod:`memstore.memory.ranking`): min-max normalised dense and keyword scores, weighted
     ``dense_weight``/``keyword_weight`` (0.5/0.5 by default), optional recency decay (``half_life_days``),
-    optional neighbouring turns as context. ``candidates`` is how many hits each retriever contributes.
+    optional neighbouring turns as context. ``candidates`` is how many hits each retriever contributes;
+    with ``rescore`` (the default) keyword candidates missing from the dense list get their true cosine
+    similarity instead of counting as the dense list's worst.
     """
 
     def __init__(
@@ -206,6 +208,7 @@ class ConversationMemory:
         fusion: ranking.FusionMethod = "minmax",
         half_life_days: float | None = None,
         candidates: int = DEFAULT_CANDIDATES,
+        rescore: bool = True,
     ) -> None:
         if embedder is None:
             from memstore.embeddings import get_default_embedder
@@ -231,6 +234,7 @@ class ConversationMemory:
         self.fusion: ranking.FusionMethod = fusion
         self.half_life_days = half_life_days
         self.candidates = candidates
+        self.rescore = rescore
         self._chat: Any = store.conversations._backend
         self._db = store.database
         self.definition = RecordDefinition(
@@ -468,13 +472,26 @@ class ConversationMemory:
             cids, _names(roles, "roles"), _names(types, "types"), _utc(since, "since"), _utc(until, "until")
         )
 
-    def _dense(self, query: str, scope: _Scope, limit: int) -> dict[str, float]:
-        vector = self.embedder.embed_query(query)
+    def _dense(self, vector: list[float], scope: _Scope, limit: int) -> dict[str, float]:
         try:
             hits = self._collection.search(vector, limit, filter=scope.vector_filter())
         except NotFoundError:
             return {}
         return {str(hit.record["id"]): float(hit.score) for hit in hits}
+
+    def _rescore(self, vector: list[float], keys: list[str]) -> dict[str, float]:
+        """Cosine similarities of ``keys`` (keyword candidates the dense search did not return)."""
+        if not keys:
+            return {}
+        try:
+            records = self._collection.get_batch(keys, include_vectors=True)
+        except NotFoundError:
+            return {}
+        query = [float(x) for x in vector]
+        return {
+            str(record["id"]): ranking.cosine(query, [float(x) for x in record["embedding"]])
+            for record in records
+        }
 
     def _keyword(self, query: str, scope: _Scope, limit: int) -> dict[str, float]:
         if self._db is not None:
@@ -499,7 +516,7 @@ class ConversationMemory:
             for cid in cids
             for m in self._chat.select(cid, query_filter)
         ]
-        scores = ranking.BM25(documents).scores(ranking.tokenize(query))
+        scores = ranking.BM25(documents).scores(ranking.content_tokens(ranking.tokenize(query)))
         return dict(ranking.ordered(scores)[:limit])
 
     def recall(
@@ -531,8 +548,13 @@ class ConversationMemory:
         if k == 0 or scope.conversation_ids == []:
             return []
         limit = max(self.candidates, k)
-        dense = self._dense(query, scope, limit) if self.dense_weight > 0 else {}
+        dense: dict[str, float] = {}
         keyword = self._keyword(query, scope, limit) if self.keyword_weight > 0 else {}
+        if self.dense_weight > 0:
+            vector = self.embedder.embed_query(query)
+            dense = self._dense(vector, scope, limit)
+            if self.rescore:
+                dense.update(self._rescore(vector, [key for key in keyword if key not in dense]))
         fused = ranking.fuse(
             dense,
             keyword,

@@ -18,7 +18,28 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
-__all__ = ["BM25", "fuse", "minmax", "recency_decay", "rrf", "tokenize"]
+__all__ = [
+    "BM25",
+    "STOPWORDS",
+    "content_tokens",
+    "cosine",
+    "fuse",
+    "minmax",
+    "recency_decay",
+    "rrf",
+    "tokenize",
+]
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most
+    my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves s t don ve ll re d m""".split()  # noqa: SIM905
+)
+"""English function words left out of keyword queries (question words carry no evidence in a turn)."""
 
 FusionMethod = Literal["minmax", "rrf"]
 
@@ -26,6 +47,19 @@ FusionMethod = Literal["minmax", "rrf"]
 def tokenize(text: str) -> list[str]:
     """Lower-cased ``\\w+`` tokens (the memory backend's keyword tokenizer)."""
     return re.findall(r"\w+", text.lower())
+
+
+def content_tokens(tokens: Sequence[str]) -> list[str]:
+    """``tokens`` without :data:`STOPWORDS`; all of them when every token is a stopword."""
+    kept = [token for token in tokens if token not in STOPWORDS]
+    return kept or list(tokens)
+
+
+def cosine(left: Sequence[float], right: Sequence[float]) -> float:
+    """The cosine similarity of two vectors (0 when either is all zeros)."""
+    dot = sum(a * b for a, b in zip(left, right, strict=True))
+    norm = math.sqrt(sum(a * a for a in left)) * math.sqrt(sum(b * b for b in right))
+    return dot / norm if norm > 0 else 0.0
 
 
 def minmax(scores: Mapping[str, float]) -> dict[str, float]:

@@ -45,14 +45,16 @@ _PG_DDL = (
 
 
 def _tokens(query: str, pattern: str) -> list[str]:
+    from memstore.memory.ranking import content_tokens
+
     seen: dict[str, None] = {}
     for token in re.findall(pattern, query.lower()):
         seen.setdefault(token, None)
-    return list(seen)[:MAX_QUERY_TOKENS]
+    return content_tokens(list(seen))[:MAX_QUERY_TOKENS]
 
 
 def fts5_query(query: str) -> str | None:
-    """An FTS5 MATCH expression: every ``\\w+`` token double-quoted, OR-ed (None when there is none)."""
+    """An FTS5 MATCH expression: every ``\\w+`` token but stopwords double-quoted, OR-ed (None if none)."""
     tokens = _tokens(query, r"\w+")
     return " OR ".join(f'"{token}"' for token in tokens) or None
 
