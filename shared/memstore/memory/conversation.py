@@ -58,8 +58,8 @@ __all__ = [
 ]
 
 DEFAULT_COLLECTION = "memstore-memory"
-DEFAULT_DENSE_WEIGHT = 0.5
-DEFAULT_KEYWORD_WEIGHT = 0.5
+DEFAULT_DENSE_WEIGHT = 0.4
+DEFAULT_KEYWORD_WEIGHT = 0.6
 DEFAULT_CANDIDATES = 50
 INDEX_BATCH = 256
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -189,8 +189,8 @@ class ConversationMemory:
     ``conversation_id`` (or ``default_conversation_id`` is used).
 
     Ranking (see :mod:`memstore.memory.ranking`): min-max normalised dense and keyword scores, weighted
-    ``dense_weight``/``keyword_weight`` (0.5/0.5 by default), optional recency decay (``half_life_days``),
-    optional neighbouring turns as context. ``candidates`` is how many hits each retriever contributes;
+    ``dense_weight``/``keyword_weight`` (0.4/0.6 by default, chosen on LoCoMo dev), optional recency decay
+    (``half_life_days``), optional neighbouring turns as context. ``candidates`` is how many hits each retriever contributes;
     with ``rescore`` (the default) keyword candidates missing from the dense list get their true cosine
     similarity instead of counting as the dense list's worst.
     """

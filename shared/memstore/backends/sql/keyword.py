@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, bindparam, column, delete, func, literal_column, select, table, text
 
 from memstore.backends.sql.database import Database
-from memstore.backends.sql.schema import UtcDateTime
+from memstore.backends.sql.schema import messages
 from memstore.models import Message
 
 __all__ = [
@@ -34,14 +34,10 @@ FTS_TABLE = "memstore_keyword_fts"
 PG_INDEX = "ix_memstore_messages_fts"
 MAX_QUERY_TOKENS = 64
 
-_SQLITE_DDL = (
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} "
-    "USING fts5(message_id UNINDEXED, body, tokenize='porter unicode61')"
-)
-_PG_DDL = (
-    f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON memstore_messages "
-    "USING GIN (to_tsvector('english', content_text))"
-)
+# The FTS5 table as a lightweight Core clause (it is DDL SQLAlchemy metadata cannot create: see below).
+fts = table(FTS_TABLE, column("message_id"), column("body"))
+_FTS: Any = literal_column("memstore_keyword_fts")
+_ENGLISH: Any = literal_column("'english'::regconfig")
 
 
 def _tokens(query: str, pattern: str) -> list[str]:
@@ -67,12 +63,23 @@ def tsquery_text(query: str) -> str | None:
 
 def ensure_keyword_index(database: Database) -> None:
     """Create the keyword index if missing (idempotent)."""
-    ddl = _SQLITE_DDL if database.is_sqlite else _PG_DDL
 
     def create(conn: Connection) -> None:
-        if not database.is_sqlite:
+        if database.is_sqlite:
+            conn.execute(
+                text(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS memstore_keyword_fts "
+                    "USING fts5(message_id UNINDEXED, body, tokenize='porter unicode61')"
+                )
+            )
+        else:
             conn.execute(text("SELECT pg_advisory_xact_lock(7301245532)"))
-        conn.execute(text(ddl))
+            conn.execute(
+                text(
+                    "CREATE INDEX IF NOT EXISTS ix_memstore_messages_fts ON memstore_messages "
+                    "USING GIN (to_tsvector('english'::regconfig, content_text))"
+                )
+            )
 
     database.run(create, write=True, operation="memory.create_keyword_index")
 
@@ -81,21 +88,15 @@ def write_keyword_rows(conn: Connection, database: Database, stored: Sequence[Me
     """Index ``stored`` messages for keyword search, in the caller's transaction (no-op on PostgreSQL)."""
     if not database.is_sqlite or not stored:
         return
-    conn.execute(
-        text(f"INSERT INTO {FTS_TABLE} (message_id, body) VALUES (:message_id, :body)"),  # noqa: S608
-        [{"message_id": m.id, "body": m.text} for m in stored],
-    )
+    conn.execute(fts.insert(), [{"message_id": m.id, "body": m.text} for m in stored])
 
 
 def delete_keyword_rows(conn: Connection, database: Database, message_ids: Sequence[str]) -> None:
     """Drop the keyword rows of ``message_ids`` (no-op on PostgreSQL: its index follows the table)."""
     if not database.is_sqlite or not message_ids:
         return
-    statement = text(f"DELETE FROM {FTS_TABLE} WHERE message_id IN :ids").bindparams(  # noqa: S608
-        bindparam("ids", expanding=True)
-    )
     for start in range(0, len(message_ids), 500):
-        conn.execute(statement, {"ids": list(message_ids[start : start + 500])})
+        conn.execute(delete(fts).where(fts.c.message_id.in_(list(message_ids[start : start + 500]))))
 
 
 def keyword_search(
@@ -114,41 +115,39 @@ def keyword_search(
     expression = fts5_query(query) if sqlite else tsquery_text(query)
     if expression is None or limit < 1:
         return []
-    conditions: list[str] = []
-    params: dict[str, Any] = {"q": expression, "limit": limit}
-    binds: list[Any] = [bindparam("q"), bindparam("limit")]
-    for name, values, column in (
-        ("cids", conversation_ids, "m.conversation_id"),
-        ("roles", roles, "m.role"),
-        ("types", types, "m.type"),
-    ):
-        if values is not None:
-            conditions.append(f"{column} IN :{name}")
-            params[name] = list(values)
-            binds.append(bindparam(name, expanding=True))
-    for name, value, op in (("since", since, ">="), ("until", until, "<")):
-        if value is not None:
-            conditions.append(f"m.created_at {op} :{name}")
-            params[name] = value
-            binds.append(bindparam(name, type_=UtcDateTime()))
-    # Only constant column names and parameter names are formatted into the SQL; every value is bound.
-    extra = "".join(f" AND {condition}" for condition in conditions)
+    conditions: list[Any] = []
+    if conversation_ids is not None:
+        conditions.append(messages.c.conversation_id.in_(list(conversation_ids)))
+    if roles is not None:
+        conditions.append(messages.c.role.in_(list(roles)))
+    if types is not None:
+        conditions.append(messages.c.type.in_(list(types)))
+    if since is not None:
+        conditions.append(messages.c.created_at >= since)
+    if until is not None:
+        conditions.append(messages.c.created_at < until)
+    statement: Any
     if sqlite:
-        sql = (
-            f"SELECT f.message_id, -bm25({FTS_TABLE}) AS score FROM {FTS_TABLE} f "  # noqa: S608
-            f"JOIN memstore_messages m ON m.id = f.message_id "
-            f"WHERE {FTS_TABLE} MATCH :q{extra} ORDER BY score DESC, f.message_id LIMIT :limit"
+        score = (-func.bm25(_FTS)).label("score")
+        statement = (
+            select(fts.c.message_id, score)
+            .select_from(fts.join(messages, messages.c.id == fts.c.message_id))
+            .where(_FTS.op("MATCH")(bindparam("q", expression)), *conditions)
+            .order_by(score.desc(), fts.c.message_id)
+            .limit(limit)
         )
     else:
-        sql = (
-            "SELECT m.id, ts_rank_cd(to_tsvector('english', m.content_text), q.query) AS score "  # noqa: S608
-            "FROM memstore_messages m, to_tsquery('english', :q) AS q(query) "
-            f"WHERE to_tsvector('english', m.content_text) @@ q.query{extra} "
-            "ORDER BY score DESC, m.id LIMIT :limit"
+        vector = func.to_tsvector(_ENGLISH, messages.c.content_text)
+        tsquery = func.to_tsquery(_ENGLISH, bindparam("q", expression))
+        score = func.ts_rank_cd(vector, tsquery).label("score")
+        statement = (
+            select(messages.c.id, score)
+            .where(vector.op("@@")(tsquery), *conditions)
+            .order_by(score.desc(), messages.c.id)
+            .limit(limit)
         )
-    statement = text(sql).bindparams(*binds)
     return database.run(
-        lambda conn: [(str(row[0]), float(row[1])) for row in conn.execute(statement, params)],
+        lambda conn: [(str(row[0]), float(row[1])) for row in conn.execute(statement)],
         write=False,
         operation="memory.keyword_search",
     )
