@@ -190,9 +190,9 @@ class ConversationMemory:
 
     Ranking (see :mod:`memstore.memory.ranking`): min-max normalised dense and keyword scores, weighted
     ``dense_weight``/``keyword_weight`` (0.4/0.6 by default, chosen on LoCoMo dev), optional recency decay
-    (``half_life_days``), optional neighbouring turns as context. ``candidates`` is how many hits each retriever contributes;
-    with ``rescore`` (the default) keyword candidates missing from the dense list get their true cosine
-    similarity instead of counting as the dense list's worst.
+    (``half_life_days``), optional neighbouring turns as context. ``candidates`` is how many hits each
+    retriever contributes; with ``rescore`` (the default) keyword candidates missing from the dense list get
+    their true cosine similarity instead of counting as the dense list's worst.
     """
 
     def __init__(
