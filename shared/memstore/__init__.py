@@ -30,12 +30,15 @@ from memstore.stores.kv import KVStore, KVValue
 
 if TYPE_CHECKING:
     from memstore.embeddings import Embedder, HashingEmbedder, MiniLMEmbedder, get_default_embedder
+    from memstore.memory import ConversationMemory, ScoredMessage
     from memstore.stores.semantic import SemanticStore
     from memstore.stores.vectors import SearchResult, VectorCollection, VectorStore
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "ConversationMemory": "memstore.memory",
+    "ScoredMessage": "memstore.memory",
     "Embedder": "memstore.embeddings",
     "HashingEmbedder": "memstore.embeddings",
     "MiniLMEmbedder": "memstore.embeddings",
@@ -66,6 +69,7 @@ __all__ = [
     "Content",
     "Conversation",
     "ConversationManager",
+    "ConversationMemory",
     "ConversationPage",
     "CursorPage",
     "DataField",
@@ -90,6 +94,7 @@ __all__ = [
     "Range",
     "RecordDefinition",
     "RecordMapper",
+    "ScoredMessage",
     "SearchResult",
     "SemanticStore",
     "ValidationError",

@@ -6,7 +6,7 @@ import threading
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
@@ -22,6 +22,8 @@ from memstore.stores.conversations import ConversationManager
 from memstore.stores.kv import KVBackend, KVStore
 
 if TYPE_CHECKING:
+    from memstore.embeddings.base import Embedder
+    from memstore.memory import ConversationMemory
     from memstore.stores.vectors import VectorBackend, VectorStore
 
 __all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore"]
@@ -170,6 +172,18 @@ class Memstore(Closing):
     def buffer(self, conversation_id: str) -> BufferStore:
         """The ordered messages of one conversation (created on its first message)."""
         return self.conversations.buffer(conversation_id)
+
+    def memory(
+        self, conversation_id: str | None = None, *, embedder: Embedder | None = None, **options: Any
+    ) -> ConversationMemory:
+        """Long-term memory over messages with hybrid recall (see :class:`memstore.ConversationMemory`).
+
+        ``conversation_id=None`` spans every conversation. ``embedder`` defaults to the offline MiniLM
+        (:func:`memstore.get_default_embedder`); ``options`` go to :class:`~memstore.ConversationMemory`.
+        """
+        from memstore.memory import ConversationMemory
+
+        return ConversationMemory(self, conversation_id, embedder=embedder, **options)
 
     def _vector_backend(self) -> VectorBackend:
         choice = self._vectors_choice

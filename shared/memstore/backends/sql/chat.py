@@ -149,8 +149,16 @@ class SqlChatBackend:
         ).returning(counter)
 
     def append(
-        self, conversation_id: str, batch: Sequence[Message], now: datetime, *, replace: bool = False
+        self,
+        conversation_id: str,
+        batch: Sequence[Message],
+        now: datetime,
+        *,
+        replace: bool = False,
+        on_write: Callable[[Connection, list[Message]], None] | None = None,
     ) -> list[Message]:
+        """``on_write(conn, stored)`` runs in the same transaction after the insert (ConversationMemory's
+        keyword index and outbox rows are written there, so they commit or roll back with the messages)."""
         given = [m.position for m in batch if m.position is not None]
         up_to = max(given) + 1 if given else None
         reserve = self._reserve(conversation_id, now, count=len(batch), up_to=up_to)
@@ -166,6 +174,8 @@ class SqlChatBackend:
             ]
             if stored:
                 conn.execute(messages.insert(), [_message_row(m) for m in stored])
+            if on_write is not None:
+                on_write(conn, stored)
             return stored
 
         return self._db.run(work, write=True, operation="buffer.append")

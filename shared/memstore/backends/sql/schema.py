@@ -204,3 +204,17 @@ vector_records = Table(
     ),
     Index("ix_memstore_vector_records_version", "collection", "version"),
 )
+
+# -- keyword search
+# ConversationMemory's outbox: messages written but not yet in the vector layer. Rows are inserted in the
+# transaction that inserts the messages and deleted once the vector upsert succeeded. The keyword index
+# itself (an FTS5 table on SQLite, an expression GIN index on PostgreSQL) is DDL that SQLAlchemy metadata
+# cannot describe: ``backends/sql/keyword.py`` creates it.
+
+memory_pending = Table(
+    "memstore_memory_pending",
+    metadata,
+    Column("collection", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    PrimaryKeyConstraint("collection", "message_id", name="pk_memstore_memory_pending"),
+)

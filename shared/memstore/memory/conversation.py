@@ -1,0 +1,887 @@
+"""``ConversationMemory``: chat messages stored durably and recalled by meaning and by keyword.
+
+Messages go to the buffer store (the source of truth) and are indexed in the vector layer in the same call.
+
+Failure policy (an outbox): on SQL, the messages, their keyword-index rows and one "pending index" row per
+message (``memstore_memory_pending``) are written in one transaction. Then the pending messages are embedded
+and upserted into the vector collection and their pending rows deleted. If the embedder or the vector backend
+fails, :meth:`ConversationMemory.add` raises :class:`~memstore.errors.BackendError` and the rows stay pending:
+the messages are stored, keyword search already finds them, and :meth:`ConversationMemory.reindex` (or the
+next ``add``, which flushes every pending message first) makes them searchable by meaning. No message is ever
+stored and silently left out of the index. On the ``memory://`` backend the same logic runs with an in-process
+pending set shared by every ConversationMemory of that store.
+
+Recall is hybrid: dense candidates from the vector collection (conversation, role, type and time filters
+pushed down as record data fields) and keyword candidates ranked by BM25 in the database (FTS5 ``bm25()`` on
+SQLite, ``ts_rank_cd`` on PostgreSQL, a small Python BM25 for ``memory://``), fused by
+:func:`memstore.memory.ranking.fuse`. Every hit is read back from the messages table, so a message deleted
+by any path is never returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, select
+
+from memstore._sync import to_async
+from memstore._validate import check_identifier, check_text, dumps
+from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
+from memstore.filters import And, Filter, In, Range
+from memstore.memory import ranking
+from memstore.models import Message
+from memstore.records import DataField, KeyField, RecordDefinition, VectorField
+from memstore.stores.buffer import BufferStore
+from memstore.stores.chat import MessageQuery, check_count
+
+if TYPE_CHECKING:
+    from memstore.backends.sql.database import Database
+    from memstore.embeddings.base import Embedder
+    from memstore.facade import Memstore
+    from memstore.stores.vectors import VectorCollection
+
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "ConversationMemory",
+    "MemoryStats",
+    "ScoredMessage",
+    "UnsupportedOperation",
+]
+
+DEFAULT_COLLECTION = "memstore-memory"
+DEFAULT_DENSE_WEIGHT = 0.4
+DEFAULT_KEYWORD_WEIGHT = 0.6
+DEFAULT_CANDIDATES = 50
+INDEX_BATCH = 256
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+# memory:// stores: pending message ids per (chat backend, collection), shared by every ConversationMemory.
+_MEMORY_PENDING: weakref.WeakKeyDictionary[Any, dict[str, set[str]]] = weakref.WeakKeyDictionary()
+_MEMORY_LOCK = threading.Lock()
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredMessage:
+    """One recalled message (as stored, metadata intact) and its fused score in [0, 1], higher is better."""
+
+    message: Message
+    score: float
+
+
+def _micros(value: datetime) -> int:
+    return (value.astimezone(timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _names(values: Iterable[str] | str | None, what: str) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    return [check_identifier(value, what) for value in values]
+
+
+def _utc(value: datetime | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{what} must be a datetime")
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scope:
+    conversation_ids: list[str] | None
+    roles: list[str] | None
+    types: list[str] | None
+    since: datetime | None
+    until: datetime | None
+
+    def vector_filter(self) -> Filter | None:
+        parts: list[Filter] = []
+        if self.conversation_ids is not None:
+            parts.append(In("conversation_id", self.conversation_ids))
+        if self.roles is not None:
+            parts.append(In("role", self.roles))
+        if self.types is not None:
+            parts.append(In("type", self.types))
+        if self.since is not None or self.until is not None:
+            parts.append(
+                Range(
+                    "created_at",
+                    gte=None if self.since is None else _micros(self.since),
+                    lt=None if self.until is None else _micros(self.until),
+                )
+            )
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else And(*parts)
+
+    def message_query(self) -> MessageQuery:
+        return MessageQuery(
+            roles_in=None if self.roles is None else tuple(self.roles),
+            types_in=None if self.types is None else tuple(self.types),
+            since=self.since,
+            until=self.until,
+        )
+
+
+class UnsupportedOperation(MemstoreError):
+    """The operation does not exist on this backend (the message says what to use instead)."""
+
+
+def _to_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "position": message.position,
+        "role": message.role,
+        "type": message.type,
+        "content": message.content,
+        "metadata": message.metadata,
+        "created_at": None if message.created_at is None else message.created_at.isoformat(),
+    }
+
+
+def _from_json(value: dict[str, Any]) -> Message:
+    created = value.get("created_at")
+    return Message(
+        role=value["role"],
+        content=value["content"],
+        type=value.get("type", "text"),
+        metadata=value.get("metadata") or {},
+        id=value.get("id"),
+        conversation_id=value.get("conversation_id"),
+        position=value.get("position"),
+        created_at=None if created is None else datetime.fromisoformat(created),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryStats:
+    """What :meth:`ConversationMemory.stats` reports. ``storage_bytes``: the whole database file (SQLite) or
+    database (PostgreSQL); None in memory."""
+
+    messages: int
+    conversations: dict[str, int]
+    roles: dict[str, int]
+    types: dict[str, int]
+    first_at: datetime | None
+    last_at: datetime | None
+    pending: int
+    vectors: int
+    storage_bytes: int | None
+
+
+class ConversationMemory:
+    """Long-term memory over chat messages: :meth:`add`, :meth:`recent`, :meth:`recall`, :meth:`reindex`.
+
+    Get one from :meth:`memstore.Memstore.memory`. Bound to ``conversation_id`` it reads and writes that
+    conversation; with None it spans every conversation, and each added message names its own
+    ``conversation_id`` (or ``default_conversation_id`` is used).
+
+    Ranking (see :mod:`memstore.memory.ranking`): min-max normalised dense and keyword scores, weighted
+    ``dense_weight``/``keyword_weight`` (0.4/0.6 by default, chosen on LoCoMo dev), optional recency decay
+    (``half_life_days``), optional neighbouring turns as context. ``candidates`` is how many hits each
+    retriever contributes; with ``rescore`` (the default) keyword candidates missing from the dense list get
+    their true cosine similarity instead of counting as the dense list's worst.
+    """
+
+    def __init__(
+        self,
+        store: Memstore,
+        conversation_id: str | None = None,
+        *,
+        embedder: Embedder | None = None,
+        collection: str = DEFAULT_COLLECTION,
+        default_conversation_id: str | None = None,
+        dense_weight: float = DEFAULT_DENSE_WEIGHT,
+        keyword_weight: float = DEFAULT_KEYWORD_WEIGHT,
+        fusion: ranking.FusionMethod = "minmax",
+        half_life_days: float | None = None,
+        candidates: int = DEFAULT_CANDIDATES,
+        rescore: bool = True,
+    ) -> None:
+        if embedder is None:
+            from memstore.embeddings import get_default_embedder
+
+            embedder = get_default_embedder()
+        dimensions = getattr(embedder, "dimensions", None)
+        if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
+            raise ValidationError("the embedder must say its vector size as a positive int .dimensions")
+        ranking.fuse({}, {}, dense_weight=dense_weight, keyword_weight=keyword_weight, method=fusion)
+        check_count(candidates, "candidates", minimum=1)
+        self.store = store
+        self.conversation_id = (
+            None if conversation_id is None else check_identifier(conversation_id, "conversation_id")
+        )
+        self.default_conversation_id = (
+            None
+            if default_conversation_id is None
+            else check_identifier(default_conversation_id, "default_conversation_id")
+        )
+        self.embedder = embedder
+        self.dense_weight = dense_weight
+        self.keyword_weight = keyword_weight
+        self.fusion: ranking.FusionMethod = fusion
+        self.half_life_days = half_life_days
+        self.candidates = candidates
+        self.rescore = rescore
+        self._chat: Any = store.conversations._backend
+        self._db = store.database
+        self.definition = RecordDefinition(
+            KeyField("id"),
+            VectorField("embedding", dimensions=dimensions, distance="cosine"),
+            [
+                DataField("conversation_id", filterable=True),
+                DataField("role", filterable=True),
+                DataField("type", filterable=True),
+                DataField("created_at", filterable=True),
+            ],
+        )
+        self.collection_name = collection
+        self._collection: VectorCollection[dict[str, Any]] = store.vectors.get_collection(
+            collection, self.definition
+        )
+        self._collection_ready = False
+        if self._db is not None:
+            from memstore.backends.sql.keyword import ensure_keyword_index
+
+            ensure_keyword_index(self._db)
+
+    # -- writes -------------------------------------------------------------------------------------------
+
+    def _target(self, message: Message) -> str:
+        if self.conversation_id is not None:
+            return self.conversation_id
+        target = message.conversation_id or self.default_conversation_id
+        if target is None:
+            raise ValidationError(
+                "this memory spans every conversation: give each message a conversation_id "
+                "(or the memory a default_conversation_id)"
+            )
+        return target
+
+    def add(self, messages: Message | Iterable[Message]) -> list[Message]:
+        """Store ``messages`` (one transaction per conversation) and index them for recall; returns them as
+        stored. Caller-given ids, positions and ``created_at`` are kept.
+
+        If indexing fails the messages stay stored and pending, and BackendError is raised: call
+        :meth:`reindex` (the next ``add`` also retries them).
+        """
+        batch = [messages] if isinstance(messages, Message) else list(messages)
+        groups: dict[str, list[Message]] = {}
+        for message in batch:
+            if not isinstance(message, Message):
+                raise ValidationError(f"expected memstore.Message objects, not {type(message).__name__}")
+            groups.setdefault(self._target(message), []).append(message)
+        prepared = {cid: BufferStore(self._chat, cid)._prepare(group) for cid, group in groups.items()}
+        stored: list[Message] = []
+        now = datetime.now(timezone.utc)
+        for cid, group in prepared.items():
+            stored.extend(self._append(cid, group, now))
+        self._flush()
+        return stored
+
+    def _append(self, conversation_id: str, batch: list[Message], now: datetime) -> list[Message]:
+        if self._db is None:
+            with _MEMORY_LOCK:
+                written: list[Message] = self._chat.append(conversation_id, batch, now)
+                self._memory_pending().update(m.id or "" for m in written)
+            return written
+        from memstore.backends.sql.keyword import write_keyword_rows
+        from memstore.backends.sql.schema import memory_pending
+
+        database = self._db
+        collection = self.collection_name
+
+        def on_write(conn: Connection, rows: list[Message]) -> None:
+            write_keyword_rows(conn, database, rows)
+            conn.execute(
+                memory_pending.insert(), [{"collection": collection, "message_id": m.id} for m in rows]
+            )
+
+        appended: list[Message] = self._chat.append(conversation_id, batch, now, on_write=on_write)
+        return appended
+
+    def _memory_pending(self) -> set[str]:
+        per_backend = _MEMORY_PENDING.setdefault(self._chat, {})
+        return per_backend.setdefault(self.collection_name, set())
+
+    def _pending_ids(self, limit: int) -> list[str]:
+        if self._db is None:
+            with _MEMORY_LOCK:
+                return sorted(self._memory_pending())[:limit]
+        from memstore.backends.sql.schema import memory_pending
+
+        statement = (
+            select(memory_pending.c.message_id)
+            .where(memory_pending.c.collection == self.collection_name)
+            .order_by(memory_pending.c.message_id)
+            .limit(limit)
+        )
+        return self._db.run(
+            lambda conn: [str(v) for v in conn.execute(statement).scalars()],
+            write=False,
+            operation="memory.pending",
+        )
+
+    def _clear_pending(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        if self._db is None:
+            with _MEMORY_LOCK:
+                self._memory_pending().difference_update(ids)
+            return
+        from memstore.backends.sql.schema import memory_pending
+
+        statement = delete(memory_pending).where(
+            memory_pending.c.collection == self.collection_name, memory_pending.c.message_id.in_(list(ids))
+        )
+        self._db.run(lambda conn: conn.execute(statement), write=True, operation="memory.clear_pending")
+
+    def pending_count(self) -> int:
+        """How many stored messages wait to be indexed in the vector layer (0 after a successful add)."""
+        if self._db is None:
+            with _MEMORY_LOCK:
+                return len(self._memory_pending())
+        from sqlalchemy import func
+
+        from memstore.backends.sql.schema import memory_pending
+
+        statement = (
+            select(func.count())
+            .select_from(memory_pending)
+            .where(memory_pending.c.collection == self.collection_name)
+        )
+        return self._db.run(
+            lambda conn: int(conn.execute(statement).scalar_one()), write=False, operation="memory.pending"
+        )
+
+    def _flush(self) -> int:
+        """Index every pending message; BackendError (pending rows kept) if embedding or the upsert fails."""
+        done = 0
+        while True:
+            ids = self._pending_ids(INDEX_BATCH)
+            if not ids:
+                return done
+            found = self._fetch(ids)
+            try:
+                if found:
+                    self._index([found[i] for i in ids if i in found])
+            except Exception as exc:
+                pending = self.pending_count()
+                raise BackendError(
+                    f"{pending} stored message(s) could not be indexed for recall ({exc}); "
+                    "they are kept and pending: call reindex() to retry",
+                    backend=getattr(self._collection, "_backend", None).__class__.__name__,
+                    operation="memory.index",
+                ) from exc
+            self._clear_pending(ids)  # ids whose message is gone are cleared too
+            done += len(found)
+
+    def _index(self, messages: list[Message]) -> None:
+        if not self._collection_ready:
+            self._collection.create_if_not_exists()
+            self._collection_ready = True
+        vectors = self.embedder.embed_documents([m.text for m in messages])
+        if len(vectors) != len(messages):
+            raise ValidationError(f"the embedder returned {len(vectors)} vectors for {len(messages)} texts")
+        self._collection.upsert_batch(
+            [
+                {
+                    "id": m.id,
+                    "embedding": vector,
+                    "conversation_id": m.conversation_id,
+                    "role": m.role,
+                    "type": m.type,
+                    "created_at": _micros(m.created_at or _EPOCH),
+                }
+                for m, vector in zip(messages, vectors, strict=True)
+            ]
+        )
+
+    def reindex(self) -> int:
+        """Index every pending message (after a failed add); returns how many were indexed."""
+        return self._flush()
+
+    # -- reads --------------------------------------------------------------------------------------------
+
+    def _fetch(self, ids: Sequence[str]) -> dict[str, Message]:
+        """The stored messages among ``ids`` (missing ones left out)."""
+        if not ids:
+            return {}
+        if self._db is None:
+            found = (self._chat.get_message(i) for i in ids)
+            return {m.id or "": m for m in found if m is not None}
+        from memstore.backends.sql.chat import _MESSAGE_COLUMNS, _message
+        from memstore.backends.sql.schema import messages as table
+
+        wanted = list(dict.fromkeys(ids))
+        statement = select(*_MESSAGE_COLUMNS).where(table.c.id.in_(wanted))
+        rows = self._db.run(
+            lambda conn: [_message(row) for row in conn.execute(statement)],
+            write=False,
+            operation="memory.fetch",
+        )
+        return {m.id or "": m for m in rows}
+
+    def _conversation_ids(self) -> list[str]:
+        found: list[str] = []
+        after: str | None = None
+        while True:
+            page: list[str] = self._chat.list_conversation_ids("", after, 1000)
+            found.extend(page)
+            if len(page) < 1000:
+                return found
+            after = page[-1]
+
+    def recent(self, k: int = 20) -> list[Message]:
+        """The ``k`` newest messages, oldest first (across conversations when the memory spans them all)."""
+        check_count(k, "k", minimum=0)
+        if k == 0:
+            return []
+        if self.conversation_id is not None:
+            return BufferStore(self._chat, self.conversation_id).get_msg(-k)
+        newest: list[Message] = []
+        for cid in self._conversation_ids():
+            newest.extend(self._chat.select(cid, MessageQuery(descending=True, limit=k)))
+        newest.sort(key=lambda m: (m.created_at, m.conversation_id, m.position), reverse=True)
+        return newest[:k][::-1]
+
+    def _scope(
+        self,
+        conversation_ids: Iterable[str] | str | None,
+        roles: Iterable[str] | str | None,
+        types: Iterable[str] | str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> _Scope:
+        cids = _names(conversation_ids, "conversation_ids")
+        if self.conversation_id is not None:
+            cids = [self.conversation_id] if cids is None or self.conversation_id in cids else []
+        return _Scope(
+            cids, _names(roles, "roles"), _names(types, "types"), _utc(since, "since"), _utc(until, "until")
+        )
+
+    def _dense(self, vector: list[float], scope: _Scope, limit: int) -> dict[str, float]:
+        try:
+            hits = self._collection.search(vector, limit, filter=scope.vector_filter())
+        except NotFoundError:
+            return {}
+        return {str(hit.record["id"]): float(hit.score) for hit in hits}
+
+    def _rescore(self, vector: list[float], keys: list[str]) -> dict[str, float]:
+        """Cosine similarities of ``keys`` (keyword candidates the dense search did not return)."""
+        if not keys:
+            return {}
+        try:
+            records = self._collection.get_batch(keys, include_vectors=True)
+        except NotFoundError:
+            return {}
+        query = [float(x) for x in vector]
+        return {
+            str(record["id"]): ranking.cosine(query, [float(x) for x in record["embedding"]])
+            for record in records
+        }
+
+    def _keyword(self, query: str, scope: _Scope, limit: int) -> dict[str, float]:
+        if self._db is not None:
+            from memstore.backends.sql.keyword import keyword_search
+
+            return dict(
+                keyword_search(
+                    self._db,
+                    query,
+                    limit,
+                    conversation_ids=scope.conversation_ids,
+                    roles=scope.roles,
+                    types=scope.types,
+                    since=scope.since,
+                    until=scope.until,
+                )
+            )
+        cids = scope.conversation_ids if scope.conversation_ids is not None else self._conversation_ids()
+        query_filter = scope.message_query()
+        documents = [
+            (m.id or "", ranking.tokenize(m.text))
+            for cid in cids
+            for m in self._chat.select(cid, query_filter)
+        ]
+        scores = ranking.BM25(documents).scores(ranking.content_tokens(ranking.tokenize(query)))
+        return dict(ranking.ordered(scores)[:limit])
+
+    def recall(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        conversation_ids: Iterable[str] | str | None = None,
+        roles: Iterable[str] | str | None = None,
+        types: Iterable[str] | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        min_score: float | None = None,
+        context: int = 0,
+    ) -> list[ScoredMessage]:
+        """The ``k`` messages best matching ``query``, best first, as :class:`ScoredMessage`.
+
+        Filters: ``conversation_ids``, ``roles``, ``types`` (any of), ``since`` (inclusive) and ``until``
+        (exclusive) on ``created_at``. ``min_score`` drops hits whose fused score (in [0, 1]) is below it.
+        ``context=n`` adds up to ``n`` turns before and after each hit (same conversation, unfiltered), right
+        after it with its score; they count toward ``k``.
+        """
+        check_text(query, "query")
+        check_count(k, "k", minimum=0)
+        check_count(context, "context", minimum=0)
+        if min_score is not None and not isinstance(min_score, int | float):
+            raise ValidationError("min_score must be a number")
+        scope = self._scope(conversation_ids, roles, types, since, until)
+        if k == 0 or scope.conversation_ids == []:
+            return []
+        limit = max(self.candidates, k)
+        dense: dict[str, float] = {}
+        keyword = self._keyword(query, scope, limit) if self.keyword_weight > 0 else {}
+        if self.dense_weight > 0:
+            vector = self.embedder.embed_query(query)
+            dense = self._dense(vector, scope, limit)
+            if self.rescore:
+                dense.update(self._rescore(vector, [key for key in keyword if key not in dense]))
+        fused = ranking.fuse(
+            dense,
+            keyword,
+            dense_weight=self.dense_weight,
+            keyword_weight=self.keyword_weight,
+            method=self.fusion,
+        )
+        found = self._fetch(list(fused))
+        fused = {key: value for key, value in fused.items() if key in found}
+        if self.half_life_days is not None:
+            created = {key: found[key].created_at or _EPOCH for key in fused}
+            fused = ranking.recency_decay(fused, created, self.half_life_days)
+        hits = [
+            ScoredMessage(found[key], score)
+            for key, score in ranking.ordered(fused)
+            if min_score is None or score >= min_score
+        ]
+        if context == 0:
+            return hits[:k]
+        return self._with_context(hits, k, context)
+
+    def _with_context(self, hits: list[ScoredMessage], k: int, context: int) -> list[ScoredMessage]:
+        result: list[ScoredMessage] = []
+        seen: set[str] = set()
+        for hit in hits:
+            if len(result) >= k:
+                break
+            message = hit.message
+            position = message.position or 0
+            around = self._chat.select(
+                message.conversation_id,
+                MessageQuery(after=position - context - 1, before=position + context + 1),
+            )
+            for neighbour in [message] + [m for m in around if m.id != message.id]:
+                if neighbour.id not in seen and len(result) < k:
+                    seen.add(neighbour.id or "")
+                    result.append(ScoredMessage(neighbour, hit.score))
+        return result
+
+    # -- retention, stats ------------------------------------------------------------------------------------
+
+    def _scope_ids(self, conversation_id: str | None) -> list[str] | None:
+        if conversation_id is not None:
+            cid = check_identifier(conversation_id, "conversation_id")
+            if self.conversation_id is not None and cid != self.conversation_id:
+                raise ValidationError(f"this memory is bound to conversation {self.conversation_id!r}")
+            return [cid]
+        return None if self.conversation_id is None else [self.conversation_id]
+
+    def delete_older_than(self, days: float, *, conversation_id: str | None = None) -> int:
+        """Delete messages created more than ``days`` days ago (in this memory's conversation, or in
+        ``conversation_id``, or everywhere for a memory spanning all), with their vectors, keyword-index rows
+        and pending rows; returns how many messages were deleted.
+
+        The messages, keyword rows and pending rows go in one transaction; the vectors right after. Should
+        that last step fail (BackendError), the orphan vectors are never returned: recall reads every hit
+        back from the messages table.
+        """
+        if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+            raise ValidationError("days must be a number >= 0")
+        cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+        cids = self._scope_ids(conversation_id)
+        if self._db is None:
+            doomed: list[str] = []
+            with _MEMORY_LOCK:
+                for cid in cids if cids is not None else self._conversation_ids():
+                    for message in self._chat.select(cid, MessageQuery(until=cutoff)):
+                        if self._chat.delete_message(cid, message.id) is not None:
+                            doomed.append(message.id or "")
+                self._memory_pending().difference_update(doomed)
+        else:
+            doomed = self._delete_sql(cutoff, cids)
+        if doomed:
+            with contextlib.suppress(NotFoundError):  # no collection yet: no vectors to delete
+                self._collection.delete_batch(doomed)
+        return len(doomed)
+
+    def _delete_sql(self, cutoff: datetime, cids: list[str] | None) -> list[str]:
+        from memstore.backends.sql.keyword import delete_keyword_rows
+        from memstore.backends.sql.schema import memory_pending
+        from memstore.backends.sql.schema import messages as table
+
+        assert self._db is not None
+        database = self._db
+        condition = table.c.created_at < cutoff
+        if cids is not None:
+            condition = condition & table.c.conversation_id.in_(cids)
+        find = select(table.c.id).where(condition)
+
+        def work(conn: Connection) -> list[str]:
+            ids = [str(v) for v in conn.execute(find).scalars()]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                conn.execute(delete(table).where(table.c.id.in_(chunk)))
+                conn.execute(delete(memory_pending).where(memory_pending.c.message_id.in_(chunk)))
+                delete_keyword_rows(conn, database, chunk)
+            return ids
+
+        return database.run(work, write=True, operation="memory.delete_older_than")
+
+    def stats(self) -> MemoryStats:
+        """Counts per conversation, role and type, the date range, pending and vector counts, storage size."""
+        cids = self._scope_ids(None)
+        if self._db is None:
+            rows: list[tuple[str, str, str, datetime | None]] = []
+            for cid in cids if cids is not None else self._conversation_ids():
+                rows.extend(
+                    (cid, m.role, m.type, m.created_at) for m in self._chat.select(cid, MessageQuery())
+                )
+            grouped: dict[tuple[str, str, str], tuple[int, datetime | None, datetime | None]] = {}
+            for cid, role, type_, created in rows:
+                count, low, high = grouped.get((cid, role, type_), (0, created, created))
+                low = created if low is None or (created is not None and created < low) else low
+                high = created if high is None or (created is not None and created > high) else high
+                grouped[(cid, role, type_)] = (count + 1, low, high)
+            groups = [(c, r, t, n, lo, hi) for (c, r, t), (n, lo, hi) in grouped.items()]
+            size: int | None = None
+        else:
+            groups, size = self._sql_stats(cids)
+        by_conversation: dict[str, int] = {}
+        by_role: dict[str, int] = {}
+        by_type: dict[str, int] = {}
+        lows = [g[4] for g in groups if g[4] is not None]
+        highs = [g[5] for g in groups if g[5] is not None]
+        for cid, role, type_, count, _, _ in groups:
+            by_conversation[cid] = by_conversation.get(cid, 0) + count
+            by_role[role] = by_role.get(role, 0) + count
+            by_type[type_] = by_type.get(type_, 0) + count
+        try:
+            vectors = self._collection.count()
+        except NotFoundError:
+            vectors = 0
+        return MemoryStats(
+            messages=sum(by_conversation.values()),
+            conversations=dict(sorted(by_conversation.items())),
+            roles=dict(sorted(by_role.items())),
+            types=dict(sorted(by_type.items())),
+            first_at=min(lows) if lows else None,
+            last_at=max(highs) if highs else None,
+            pending=self.pending_count(),
+            vectors=vectors,
+            storage_bytes=size,
+        )
+
+    def _sql_stats(self, cids: list[str] | None) -> tuple[list[Any], int | None]:
+        from sqlalchemy import func, text
+
+        from memstore.backends.sql.schema import messages as table
+
+        assert self._db is not None
+        database = self._db
+        statement = select(
+            table.c.conversation_id,
+            table.c.role,
+            table.c.type,
+            func.count(),
+            func.min(table.c.created_at),
+            func.max(table.c.created_at),
+        ).group_by(table.c.conversation_id, table.c.role, table.c.type)
+        if cids is not None:
+            statement = statement.where(table.c.conversation_id.in_(cids))
+        groups = database.run(
+            lambda conn: [tuple(row) for row in conn.execute(statement)],
+            write=False,
+            operation="memory.stats",
+        )
+        if database.is_sqlite:
+            size_sql = text("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+        else:
+            size_sql = text("SELECT pg_database_size(current_database())")
+        size = database.run(
+            lambda conn: conn.execute(size_sql).scalar_one(), write=False, operation="memory.stats"
+        )
+        return groups, None if size is None else int(size)
+
+    # -- export, import, backup -----------------------------------------------------------------------------
+
+    def export(self, path: str | Path, *, progress: bool = False) -> int:
+        """Write this memory's messages (every conversation for a memory spanning all) to a JSONL file, one
+        message per line with id, conversation, position, role, type, content, metadata and created_at;
+        streamed conversation by conversation in pages. Returns how many were written."""
+        from tqdm import tqdm  # type: ignore[import-untyped]
+
+        cids = self._scope_ids(None)
+        written = 0
+        target = Path(path)
+        with (
+            target.open("w", encoding="utf-8") as out,
+            tqdm(desc="export", unit="msg", disable=not progress) as bar,
+        ):
+            for cid in cids if cids is not None else self._conversation_ids():
+                for message in BufferStore(self._chat, cid).get_msgs_forward():
+                    out.write(dumps(_to_json(message)) + "\n")
+                    written += 1
+                    bar.update(1)
+        return written
+
+    def import_(self, path: str | Path, *, batch_size: int = 500, progress: bool = False) -> int:
+        """Add the messages of a JSONL file written by :meth:`export` (ids, positions, metadata and times
+        kept), indexing them for recall; streamed in batches. Returns how many were imported."""
+        from tqdm import tqdm
+
+        check_count(batch_size, "batch_size", minimum=1)
+        source = Path(path)
+        if not source.is_file():
+            raise NotFoundError(f"no file {str(source)!r}")
+        imported = 0
+        batch: list[Message] = []
+        with (
+            source.open(encoding="utf-8") as lines,
+            tqdm(desc="import", unit="msg", disable=not progress) as bar,
+        ):
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    batch.append(_from_json(json.loads(line)))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ValidationError(f"{source}:{number}: not a memstore message line ({exc})") from exc
+                if len(batch) >= batch_size:
+                    self.add(batch)
+                    imported += len(batch)
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
+                self.add(batch)
+                imported += len(batch)
+                bar.update(len(batch))
+        return imported
+
+    def backup(self, path: str | Path) -> Path:
+        """Copy the whole SQLite database (messages, keyword index, outbox, and vectors when they live in it:
+        ``vectors="sql"``) to ``path`` with SQLite's online backup API; safe while others write.
+
+        PostgreSQL and ``memory://`` raise :class:`UnsupportedOperation` (for PostgreSQL use
+        ``pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump`` and ``pg_restore``).
+        """
+        database = self._sqlite("backup")
+        target = Path(path)
+        if target.exists():
+            raise ValidationError(f"{str(target)!r} exists: backup never overwrites a file")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with database.engine.connect() as conn:
+            source = conn.connection.dbapi_connection
+            destination = sqlite3.connect(str(target))
+            try:
+                source.backup(destination)  # type: ignore[union-attr]
+            finally:
+                destination.close()
+        return target
+
+    def restore(self, path: str | Path) -> int:
+        """Replace the SQLite database with the backup at ``path`` (online backup API, in place).
+
+        When the vectors live outside the database (Chroma, memory), every restored message is marked
+        pending and re-indexed, so recall matches the restored messages; returns how many were re-indexed.
+        """
+        database = self._sqlite("restore")
+        source_path = Path(path)
+        if not source_path.is_file():
+            raise NotFoundError(f"no backup file {str(source_path)!r}")
+        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+        try:
+            source.execute("SELECT count(*) FROM memstore_messages").fetchone()
+        except sqlite3.DatabaseError as exc:
+            source.close()
+            raise ValidationError(f"{str(source_path)!r} is not a memstore SQLite backup ({exc})") from exc
+        try:
+            with database.engine.connect() as conn:
+                destination = conn.connection.dbapi_connection
+                source.backup(destination)  # type: ignore[arg-type]
+        finally:
+            source.close()
+        self._collection_ready = False
+        if (
+            getattr(self.store, "_vectors_choice", None) is not None
+            and self.store._vectors_choice.kind == "sql"
+        ):
+            return 0
+        return self._reindex_everything()
+
+    def _reindex_everything(self) -> int:
+        from memstore.backends.sql.schema import memory_pending
+        from memstore.backends.sql.schema import messages as table
+
+        assert self._db is not None
+        collection = self.collection_name
+        cids = self._scope_ids(None)
+        find = select(table.c.id)
+        if cids is not None:
+            find = find.where(table.c.conversation_id.in_(cids))
+
+        def work(conn: Connection) -> None:
+            conn.execute(delete(memory_pending).where(memory_pending.c.collection == collection))
+            ids = [str(v) for v in conn.execute(find).scalars()]
+            if ids:
+                conn.execute(
+                    memory_pending.insert(), [{"collection": collection, "message_id": i} for i in ids]
+                )
+
+        self._db.run(work, write=True, operation="memory.reindex_all")
+        return self._flush()
+
+    def _sqlite(self, operation: str) -> Database:
+        if self._db is None:
+            raise UnsupportedOperation(f"{operation}: a memory:// store has no file; use export() instead")
+        if not self._db.is_sqlite:
+            raise UnsupportedOperation(
+                f"{operation} uses SQLite's backup API; on PostgreSQL use pg_dump: "
+                "pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump (restore with pg_restore)"
+            )
+        return self._db
+
+    aadd = to_async(add)
+    arecent = to_async(recent)
+    arecall = to_async(recall)
+    areindex = to_async(reindex)
+    apending_count = to_async(pending_count)
+    adelete_older_than = to_async(delete_older_than)
+    astats = to_async(stats)
+    aexport = to_async(export)
+    aimport_ = to_async(import_)
+    abackup = to_async(backup)
+    arestore = to_async(restore)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConversationMemory(conversation_id={self.conversation_id!r}, "
+            f"collection={self.collection_name!r}, embedder={self.embedder!r})"
+        )

@@ -1,0 +1,246 @@
+"""Move chat history from other stores into a :class:`~memstore.memory.ConversationMemory`.
+
+Sources (each read with plain SQLAlchemy or ``json``, never through the other library):
+
+- ``json``: a memstore JSON memory file: ``{"conversation id": [message, ...]}`` or a list of messages each
+  naming its ``conversation_id``; a message is ``{"role", "content"}`` plus optional ``type``, ``metadata``,
+  ``created_at`` (ISO 8601) and ``id``.
+- ``langchain-sql``: the table of LangChain's ``SQLChatMessageHistory`` (default ``message_store``: ``id``,
+  ``session_id``, ``message`` = ``message_to_dict`` JSON). A session becomes a conversation.
+- ``llamaindex-sql``: the table of LlamaIndex's ``SQLAlchemyChatStore`` (``id``, ``key``, ``timestamp`` in ns,
+  ``role``, ``status``, ``data`` = ``ChatMessage.model_dump``). A key becomes a conversation.
+- ``llamaindex-simple``: the JSON file of LlamaIndex's ``SimpleChatStore.persist``.
+
+Messages keep their order; ids are derived from the source's row ids, so migrating the same source twice
+raises :class:`~memstore.errors.ConflictError` instead of duplicating. A SQLite target is backed up first
+(``<db>.pre-migrate-<UTC time>.db`` beside it, via the online backup API).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import MetaData, Table, create_engine, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+
+from memstore.errors import MemstoreError, NotFoundError, ValidationError
+from memstore.memory.conversation import ConversationMemory, _from_json
+from memstore.models import Message
+
+__all__ = ["SOURCES", "MigrationReport", "migrate"]
+
+Source = Literal["json", "langchain-sql", "llamaindex-sql", "llamaindex-simple"]
+SOURCES: tuple[str, ...] = ("json", "langchain-sql", "llamaindex-sql", "llamaindex-simple")
+DEFAULT_TABLES = {"langchain-sql": "message_store", "llamaindex-sql": "llama_index_memory"}
+BATCH = 500
+
+_LANGCHAIN_ROLES = {
+    "human": "user",
+    "ai": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "function": "tool",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationReport:
+    """What :func:`migrate` did: messages and conversations written, and the backup taken (if any)."""
+
+    messages: int
+    conversations: int
+    backup: Path | None
+
+
+def _stable_id(*parts: object) -> str:
+    return "m-" + hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise NotFoundError(f"no file {str(path)!r}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValidationError(f"{str(path)!r} is not JSON ({exc})") from exc
+
+
+def _from_memory_json(path: Path) -> Iterator[Message]:
+    document = _read_json(path)
+    if isinstance(document, dict) and isinstance(document.get("conversations"), dict):
+        document = document["conversations"]
+    if isinstance(document, dict):
+        for cid, items in document.items():
+            if not isinstance(items, list):
+                raise ValidationError(f"conversation {cid!r}: expected a list of messages")
+            for item in items:
+                yield _from_json({**item, "conversation_id": cid})
+    elif isinstance(document, list):
+        for item in document:
+            yield _from_json(item)
+    else:
+        raise ValidationError("a JSON memory file is an object of conversations or a list of messages")
+
+
+def _llamaindex_message(data: dict[str, Any], cid: str, key: object, created: datetime | None) -> Message:
+    role = str(data.get("role", "user"))
+    blocks = data.get("blocks")
+    content: Any
+    if isinstance(blocks, list):
+        if all(isinstance(b, dict) and b.get("block_type") == "text" for b in blocks):
+            content = "\n".join(str(b.get("text", "")) for b in blocks)
+        else:
+            content = blocks
+    else:
+        content = data.get("content") or ""
+    extra = data.get("additional_kwargs") or {}
+    return Message(
+        role=role,
+        content=content,
+        metadata={"llamaindex": {"additional_kwargs": extra}} if extra else {},
+        id=_stable_id("llamaindex", cid, key),
+        conversation_id=cid,
+        created_at=created,
+    )
+
+
+def _from_llamaindex_simple(path: Path) -> Iterator[Message]:
+    document = _read_json(path)
+    store = document.get("store") if isinstance(document, dict) else None
+    if not isinstance(store, dict):
+        raise ValidationError(f"{str(path)!r} is not a SimpleChatStore file (no 'store' object)")
+    for cid, items in store.items():
+        for index, data in enumerate(items):
+            yield _llamaindex_message(data, str(cid), f"simple:{index}", None)
+
+
+def _sync_url(url: str) -> str:
+    parsed = make_url(url)
+    driver = parsed.drivername
+    if driver.endswith("+aiosqlite"):
+        parsed = parsed.set(drivername="sqlite")
+    elif (driver.startswith("postgresql+") and driver != "postgresql+psycopg") or driver in {
+        "postgresql",
+        "postgres",
+    }:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _rows(url: str, table_name: str, order: tuple[str, ...]) -> Iterator[Any]:
+    try:
+        engine = create_engine(_sync_url(url))
+    except (SQLAlchemyError, ValueError) as exc:
+        raise ValidationError(f"bad source URL {url!r}: {exc}") from exc
+    try:
+        with engine.connect() as conn:
+            try:
+                table = Table(table_name, MetaData(), autoload_with=conn)
+            except NoSuchTableError as exc:
+                raise NotFoundError(f"no table {table_name!r} in the source database") from exc
+            statement = select(table).order_by(*(table.c[name] for name in order))
+            yield from conn.execution_options(stream_results=True, yield_per=BATCH).execute(statement)
+    except SQLAlchemyError as exc:
+        raise MemstoreError(f"reading {table_name!r} failed: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def _from_langchain_sql(url: str, table: str) -> Iterator[Message]:
+    for row in _rows(url, table, ("session_id", "id")):
+        raw = row.message
+        payload = json.loads(raw) if isinstance(raw, str) else raw
+        data = payload.get("data", {})
+        kind = str(payload.get("type", data.get("type", "human")))
+        role = (
+            str(data.get("role")) if kind == "chat" and data.get("role") else _LANGCHAIN_ROLES.get(kind, kind)
+        )
+        kept = {
+            name: data[name]
+            for name in ("additional_kwargs", "response_metadata", "name", "id", "tool_call_id", "tool_calls")
+            if data.get(name)
+        }
+        yield Message(
+            role=role,
+            content=data.get("content", ""),
+            metadata={"langchain": {"type": kind, **kept}},
+            id=_stable_id("langchain", table, row.session_id, row.id),
+            conversation_id=str(row.session_id),
+        )
+
+
+def _from_llamaindex_sql(url: str, table: str) -> Iterator[Message]:
+    for row in _rows(url, table, ("key", "timestamp", "id")):
+        raw = row.data
+        data = json.loads(raw) if isinstance(raw, str) else raw
+        created = datetime.fromtimestamp(int(row.timestamp) / 1e9, tz=timezone.utc)
+        message = _llamaindex_message(data, str(row.key), f"{table}:{row.id}", created)
+        if getattr(row, "status", "active") not in (None, "active"):
+            message = message.replace(metadata={**message.metadata, "llamaindex_status": row.status})
+        yield message
+
+
+def _messages(kind: str, source: str, table: str | None) -> Iterator[Message]:
+    if kind == "json":
+        return _from_memory_json(Path(source))
+    if kind == "llamaindex-simple":
+        return _from_llamaindex_simple(Path(source))
+    if kind == "langchain-sql":
+        return _from_langchain_sql(source, table or DEFAULT_TABLES[kind])
+    if kind == "llamaindex-sql":
+        return _from_llamaindex_sql(source, table or DEFAULT_TABLES[kind])
+    raise ValidationError(f"unknown migration source {kind!r}: use one of {', '.join(SOURCES)}")
+
+
+def _backup_first(memory: ConversationMemory) -> Path | None:
+    database = memory.store.database
+    if database is None or not database.is_sqlite:
+        return None
+    from memstore.facade import _sqlite_file
+
+    path = _sqlite_file(database)
+    if path is None:
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return memory.backup(path.with_name(f"{path.stem}.pre-migrate-{stamp}.db"))
+
+
+def migrate(
+    memory: ConversationMemory,
+    kind: Source | str,
+    source: str,
+    *,
+    table: str | None = None,
+    backup: bool = True,
+) -> MigrationReport:
+    """Copy every message of ``source`` (a file path or a SQLAlchemy URL) into ``memory``, indexed for recall.
+
+    With ``backup`` (the default) a SQLite target is backed up first. Returns a :class:`MigrationReport`.
+    """
+    if kind not in SOURCES:
+        raise ValidationError(f"unknown migration source {kind!r}: use one of {', '.join(SOURCES)}")
+    messages = _messages(kind, source, table)
+    first = next(messages, None)  # read (and validate the source) before taking the backup
+    taken = _backup_first(memory) if backup and first is not None else None
+    count = 0
+    conversations: set[str] = set()
+    batch: list[Message] = [] if first is None else [first]
+    for message in messages:
+        batch.append(message)
+        if len(batch) >= BATCH:
+            memory.add(batch)
+            count += len(batch)
+            conversations.update(m.conversation_id or "" for m in batch)
+            batch = []
+    if batch:
+        memory.add(batch)
+        count += len(batch)
+        conversations.update(m.conversation_id or "" for m in batch)
+    return MigrationReport(count, len(conversations), taken)

@@ -1,0 +1,132 @@
+"""The ``memstore`` command, run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+SUBCOMMANDS = ["stats", "search", "export", "import", "migrate", "backup", "restore", "prune"]
+
+
+def run(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "memstore.memory.cli"]
+    if url is not None:
+        command += ["--url", url, "--vectors", "sql", "--embedder", "hashing"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_help_everywhere() -> None:
+    top = run("--help")
+    assert top.returncode == 0
+    for name in SUBCOMMANDS:
+        assert name in top.stdout
+    for name in SUBCOMMANDS:
+        sub = run(name, "--help")
+        assert sub.returncode == 0, sub.stderr
+        assert f"usage: memstore {name}" in sub.stdout
+    assert run().returncode == 2
+    assert run("frobnicate").returncode == 2
+
+
+def _source(tmp_path: Path) -> Path:
+    old = (datetime.now(timezone.utc) - timedelta(days=90)).isoformat()
+    path = tmp_path / "memory.json"
+    path.write_text(
+        json.dumps(
+            {
+                "home": [
+                    {
+                        "role": "user",
+                        "content": "the spare key is under the blue flowerpot",
+                        "created_at": old,
+                    },
+                    {"role": "assistant", "content": "noted, blue flowerpot", "metadata": {"k": [1, 2]}},
+                    {"role": "user", "content": "my bike is a green Peugeot"},
+                ],
+                "work": [{"role": "user", "content": "standup moved to 9:30", "type": "note"}],
+            }
+        )
+    )
+    return path
+
+
+def test_full_flow(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    migrated = run("migrate", "--from", "json", str(_source(tmp_path)), url=url)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "migrated 4 messages in 2 conversations" in migrated.stdout
+
+    stats = run("stats", "--json", url=url)
+    assert stats.returncode == 0, stats.stderr
+    values = json.loads(stats.stdout)
+    assert values["messages"] == 4
+    assert values["conversations"] == {"home": 3, "work": 1}
+    assert values["types"] == {"note": 1, "text": 3}
+    assert values["pending"] == 0
+    assert "messages" in run("stats", url=url).stdout
+
+    search = run("search", "where is the spare key", "-k", "1", "--json", url=url)
+    assert search.returncode == 0, search.stderr
+    hit = json.loads(search.stdout)
+    assert hit["text"] == "the spare key is under the blue flowerpot"
+    assert hit["conversation_id"] == "home"
+    filtered = run("search", "flowerpot", "--role", "assistant", url=url)
+    assert filtered.stdout.strip().endswith("noted, blue flowerpot")
+    assert len(filtered.stdout.strip().splitlines()) == 1
+    scoped = run(
+        "-c",
+        "work",
+        "search",
+        "standup",
+        "--json",
+        url=url,
+    )
+    assert [json.loads(line)["conversation_id"] for line in scoped.stdout.splitlines()] == ["work"]
+
+    export = run("export", str(tmp_path / "out.jsonl"), url=url)
+    assert export.returncode == 0, export.stderr
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 4
+    other = f"sqlite:///{tmp_path}/other.db"
+    imported = run("import", str(tmp_path / "out.jsonl"), url=other)
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(run("stats", "--json", url=other).stdout)["conversations"] == values["conversations"]
+
+    backup = run("backup", str(tmp_path / "backup.db"), url=url)
+    assert backup.returncode == 0, backup.stderr
+    pruned = run("prune", "--older-than", "30", url=url)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "deleted 1 messages" in pruned.stdout
+    assert json.loads(run("stats", "--json", url=url).stdout)["messages"] == 3
+    restored = run("restore", str(tmp_path / "backup.db"), url=url)
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(run("stats", "--json", url=url).stdout)["messages"] == 4
+
+
+def test_errors_and_exit_codes(tmp_path: Path) -> None:
+    missing_db = run("stats", url=f"sqlite:///{tmp_path}/nope.db")
+    assert missing_db.returncode == 3
+    assert "no database" in missing_db.stderr
+    assert not (tmp_path / "nope.db").exists()
+    wrong = run("stats", url="mysql://user@host/db")
+    assert wrong.returncode == 1
+    assert "unsupported database URL" in wrong.stderr
+    url = f"sqlite:///{tmp_path}/e.db"
+    missing_file = run("import", str(tmp_path / "missing.jsonl"), url=url)
+    assert missing_file.returncode == 3
+    assert "no file" in missing_file.stderr
+    assert run("migrate", "--from", "json", str(tmp_path / "missing.json"), url=url).returncode == 3
+    assert run("restore", str(tmp_path / "missing.db"), url=url).returncode == 3
+    assert run("prune", url=url).returncode == 2  # --older-than is required
+    assert run("search", "x", "--since", "not-a-date", url=url).returncode == 2
+
+
+@pytest.mark.postgres
+def test_backup_on_postgresql_points_to_pg_dump(postgresql_url: str, tmp_path: Path) -> None:
+    result = run("backup", str(tmp_path / "x.db"), url=postgresql_url)
+    assert result.returncode == 4
+    assert "pg_dump" in result.stderr

@@ -1,0 +1,148 @@
+"""Migrations into ConversationMemory from sources built with the other libraries' own classes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from memstore import ConflictError, ConversationMemory, HashingEmbedder, Memstore, NotFoundError
+from memstore.memory.migrate import migrate
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Iterator[tuple[Memstore, ConversationMemory]]:
+    with Memstore(f"sqlite:///{tmp_path}/target.db", vectors="sql") as store:
+        yield store, store.memory(None, embedder=HashingEmbedder(64))
+
+
+def _texts(store: Memstore, conversation_id: str) -> list[tuple[str, str]]:
+    return [(m.role, m.text) for m in store.buffer(conversation_id).get_msg()]
+
+
+def test_from_json_memory_file(target: tuple[Memstore, ConversationMemory], tmp_path: Path) -> None:
+    store, memory = target
+    source = tmp_path / "memory.json"
+    source.write_text(
+        json.dumps(
+            {
+                "trip": [
+                    {
+                        "role": "user",
+                        "content": "book a flight to Oslo",
+                        "created_at": "2024-01-02T03:04:05+00:00",
+                    },
+                    {"role": "assistant", "content": "Done: Oslo on Friday", "metadata": {"tool": "booking"}},
+                ]
+            }
+        )
+    )
+    report = migrate(memory, "json", str(source))
+    assert (report.messages, report.conversations) == (2, 1)
+    assert report.backup is not None
+    assert report.backup.is_file()
+    assert _texts(store, "trip") == [("user", "book a flight to Oslo"), ("assistant", "Done: Oslo on Friday")]
+    first = store.buffer("trip").get_msg()[0]
+    assert first.created_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert memory.recall("Oslo flight", k=1)[0].message.conversation_id == "trip"
+    with pytest.raises(NotFoundError):
+        migrate(memory, "json", str(tmp_path / "missing.json"))
+
+
+def test_from_langchain_sql_chat_message_history(
+    target: tuple[Memstore, ConversationMemory], tmp_path: Path
+) -> None:
+    history_module = pytest.importorskip("langchain_community.chat_message_histories")
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    url = f"sqlite:///{tmp_path}/langchain.db"
+    for session, words in (("s1", "pasta"), ("s2", "pizza")):
+        history = history_module.SQLChatMessageHistory(session_id=session, connection=url)
+        history.add_messages(
+            [
+                SystemMessage(f"you like {words}"),
+                HumanMessage(f"what should I cook? {words}"),
+                AIMessage(f"make {words}", additional_kwargs={"source": "chef"}),
+            ]
+        )
+    store, memory = target
+    report = migrate(memory, "langchain-sql", url)
+    assert (report.messages, report.conversations) == (6, 2)
+    assert _texts(store, "s2") == [
+        ("system", "you like pizza"),
+        ("user", "what should I cook? pizza"),
+        ("assistant", "make pizza"),
+    ]
+    assert store.buffer("s1").get_msg()[2].metadata["langchain"]["additional_kwargs"] == {"source": "chef"}
+    assert memory.recall("pizza", k=10, roles="assistant")[0].message.text == "make pizza"
+    with pytest.raises(ConflictError):  # ids derive from the source rows: no silent duplicates
+        migrate(memory, "langchain-sql", url, backup=False)
+    with pytest.raises(NotFoundError):
+        migrate(memory, "langchain-sql", url, table="no_such_table")
+
+
+def test_from_llamaindex_sqlalchemy_chat_store(
+    target: tuple[Memstore, ConversationMemory], tmp_path: Path
+) -> None:
+    pytest.importorskip("aiosqlite")
+    from llama_index.core.llms import ChatMessage
+    from llama_index.core.storage.chat_store.sql import SQLAlchemyChatStore
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/llama.db"
+    chat_store = SQLAlchemyChatStore(table_name="chats", async_database_uri=url)
+    asyncio.run(
+        chat_store.add_messages(
+            "user-7",
+            [
+                ChatMessage(role="user", content="remind me about the dentist"),
+                ChatMessage(role="assistant", content="dentist on Tuesday at 9", additional_kwargs={"k": 1}),
+            ],
+        )
+    )
+    store, memory = target
+    report = migrate(memory, "llamaindex-sql", url, table="chats")
+    assert (report.messages, report.conversations) == (2, 1)
+    assert _texts(store, "user-7") == [
+        ("user", "remind me about the dentist"),
+        ("assistant", "dentist on Tuesday at 9"),
+    ]
+    stored = store.buffer("user-7").get_msg()
+    assert stored[1].metadata == {"llamaindex": {"additional_kwargs": {"k": 1}}}
+    assert stored[0].created_at is not None
+    assert stored[0].created_at.year >= 2024
+    assert memory.recall("dentist Tuesday", k=1)[0].message.role == "assistant"
+
+
+def test_from_llamaindex_simple_chat_store(tmp_path: Path) -> None:
+    from llama_index.core.llms import ChatMessage
+    from llama_index.core.storage.chat_store import SimpleChatStore
+
+    chat_store = SimpleChatStore()
+    chat_store.set_messages("k1", [ChatMessage(role="user", content="my cat is called Miso")])
+    chat_store.add_message("k2", ChatMessage(role="assistant", content="noted: the garden gate code is 4417"))
+    path = tmp_path / "simple.json"
+    try:
+        chat_store.persist(persist_path=str(path))
+    except ValueError:
+        # persist() fails in some llama-index/pydantic pairs (ChatMessage's serializer); write the same
+        # document by hand and prove it is a valid SimpleChatStore file with the library's own loader.
+        document = {
+            "store": {
+                key: [m.model_dump(mode="json") for m in items] for key, items in chat_store.store.items()
+            },
+            "class_name": "SimpleChatStore",
+        }
+        path.write_text(json.dumps(document))
+    assert (
+        SimpleChatStore.from_persist_path(str(path)).get_messages("k1")[0].content == "my cat is called Miso"
+    )
+    with Memstore("memory://") as store:
+        memory = store.memory(None, embedder=HashingEmbedder(64))
+        report = migrate(memory, "llamaindex-simple", str(path))
+        assert (report.messages, report.conversations, report.backup) == (2, 2, None)
+        assert _texts(store, "k1") == [("user", "my cat is called Miso")]
+        assert memory.recall("gate code", k=1)[0].message.conversation_id == "k2"
