@@ -81,8 +81,9 @@ def test_add_recent_and_recall_keep_what_was_given(store: Memstore) -> None:
 def test_recall_filters(store: Memstore) -> None:
     memory = _memory(store)
     memory.add(_turns())
-    # Keyword-only: exactly the messages holding the word (dense always returns its nearest k).
-    words = _memory(store, dense_weight=0.0, keyword_weight=1.0)
+    # Keyword-only, no neighbour boost: exactly the messages holding the word (dense always returns its
+    # nearest k, and the boost adds the turns around each hit).
+    words = _memory(store, dense_weight=0.0, keyword_weight=1.0, neighbour_weight=0)
     lisbon = "Lisbon"
     assert set(_texts(words.recall(lisbon, k=10))) == {
         "My sister moved to Lisbon last spring",
@@ -177,6 +178,29 @@ def test_context_turns(store: Memstore) -> None:
     assert [hit.message.position for hit in middle] == [2, 1, 3]
 
 
+def test_neighbour_boost_recalls_the_reply_next_to_a_match(store: Memstore) -> None:
+    memory = _memory(store, dense_weight=0.0, keyword_weight=1.0)
+    memory.add(_turns())
+    # Only turn 0 holds "Biscuit"; turns 1 and 2 have no word in common with the query and rank on being
+    # next to it (distance 1 before distance 2), then nothing else.
+    hits = memory.recall("Biscuit", k=10)
+    assert [hit.message.position for hit in hits] == [0, 1, 2]
+    assert hits[0].score == pytest.approx(1 / 1.6)
+    assert hits[1].score == pytest.approx(0.4 / 1.6)
+    assert hits[2].score == pytest.approx(0.2 / 1.6)
+    # The boost never adds a neighbour the filters exclude.
+    assert [hit.message.position for hit in memory.recall("Biscuit", k=10, roles="user")] == [0, 2]
+    assert [hit.message.position for hit in memory.recall("Biscuit", k=10, since=T0)] == [0, 1, 2]
+    narrower = _memory(store, dense_weight=0.0, keyword_weight=1.0, neighbour_radius=1)
+    assert [hit.message.position for hit in narrower.recall("Biscuit", k=10)] == [0, 1]
+    off = _memory(store, dense_weight=0.0, keyword_weight=1.0, neighbour_weight=0)
+    assert [(hit.message.position, hit.score) for hit in off.recall("Biscuit", k=10)] == [(0, 1.0)]
+    with pytest.raises(ValidationError):
+        _memory(store, neighbour_weight=-1)
+    with pytest.raises(ValidationError):
+        _memory(store, neighbour_radius=-1)
+
+
 def test_deleted_messages_are_never_recalled(store: Memstore) -> None:
     memory = _memory(store)
     stored = memory.add(_turns())
@@ -212,7 +236,8 @@ class FlakyVectors:
 def test_vector_failure_leaves_messages_pending_then_reindex(store: Memstore) -> None:
     flaky = FlakyVectors(store.vectors.backend)
     store._vectors = VectorStore(flaky)  # type: ignore[arg-type]
-    memory = _memory(store, dense_weight=1.0, keyword_weight=0.0)
+    # Dense only and no neighbour boost: a hit comes from the vector side alone.
+    memory = _memory(store, dense_weight=1.0, keyword_weight=0.0, neighbour_weight=0)
     memory.add(_turns()[:2])
     flaky.failing = True
     with pytest.raises(BackendError, match="reindex"):

@@ -74,10 +74,10 @@ def test_bm25_prefers_rare_terms_and_short_documents() -> None:
 def test_content_tokens_and_cosine() -> None:
     assert ranking.content_tokens(["when", "did", "caroline", "paint"]) == ["caroline", "paint"]
     assert ranking.content_tokens(["what", "is", "it"]) == ["what", "is", "it"]  # all stopwords: keep them
-    assert ranking.cosine([1.0, 0.0], [1.0, 0.0]) == pytest.approx(1.0)
-    assert ranking.cosine([1.0, 0.0], [0.0, 2.0]) == pytest.approx(0.0)
-    assert ranking.cosine([3.0, 4.0], [6.0, 8.0]) == pytest.approx(1.0)
-    assert ranking.cosine([0.0, 0.0], [1.0, 1.0]) == 0.0
+    rows = [[1.0, 0.0], [0.0, 2.0], [-2.0, 0.0], [0.0, 0.0]]
+    assert ranking.cosines([1.0, 0.0], rows).tolist() == pytest.approx([1.0, 0.0, -1.0, 0.0])
+    assert ranking.cosines([3.0, 4.0], [[6.0, 8.0]]).tolist() == pytest.approx([1.0])
+    assert ranking.cosines([0.0, 0.0], [[1.0, 1.0]]).tolist() == [0.0]
 
 
 def test_keyword_query_builders_quote_every_token() -> None:
@@ -90,3 +90,18 @@ def test_keyword_query_builders_quote_every_token() -> None:
     assert fts5_query("?!") is None
     assert tsquery_text("it's a_b & c:* | zed") == "b | c | zed"
     assert tsquery_text("   ") is None
+
+
+def test_neighbour_boost() -> None:
+    slots = {"a": ("c", 0), "b": ("c", 1), "c": ("c", 3), "x": ("other", 1)}
+    boosted = ranking.neighbour_boost({"a": 1.0, "x": 0.5}, slots, weight=0.4, radius=2)
+    scale = 1 + 0.4 + 0.2
+    assert boosted == pytest.approx({"a": 1 / scale, "b": 0.4 / scale, "c": 0.0, "x": 0.5 / scale})
+    # Each distance takes the better side; another conversation's position 0 is no neighbour of "x".
+    both = ranking.neighbour_boost({"a": 1.0, "c": 0.5}, slots, weight=0.4, radius=2)
+    assert both["b"] == pytest.approx((0.4 * 1.0 + 0.2 * 0.5) / scale)
+    assert both["a"] == pytest.approx(1.0 / scale)
+    assert both["c"] == pytest.approx((0.5 + 0.2 * 0.0) / scale)
+    assert ranking.neighbour_boost({"a": 0.7}, {"a": ("c", 0), "b": ("c", 1)}, 0.0, 2) == {"a": 0.7, "b": 0.0}
+    with pytest.raises(ValueError):
+        ranking.neighbour_boost({}, {}, -0.1, 1)

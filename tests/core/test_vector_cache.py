@@ -91,7 +91,7 @@ def test_the_cache_follows_writes_of_another_memstore(
     assert ids(mine, [1, 0, 0]) == ["fresh"]
 
 
-def test_a_search_without_changes_reads_only_the_version_and_the_hits(
+def test_a_search_or_get_without_changes_reads_only_the_version(
     pair: tuple[Memstore, Memstore],
 ) -> None:
     first, _ = pair
@@ -107,13 +107,33 @@ def test_a_search_without_changes_reads_only_the_version_and_the_hits(
 
     sa.event.listen(first.database.engine, "before_cursor_execute", record)
     try:
-        collection.search([1, 0, 0], top_k=5)
+        hits = collection.search([1, 0, 0], top_k=5)
+        got = collection.get_batch(["k3", "k199", "missing"], include_vectors=True)
     finally:
         sa.event.remove(first.database.engine, "before_cursor_execute", record)
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # Record data and vectors come from the cache: each call reads only the collection's version.
     assert len(selects) == 2, statements
-    assert "memstore_vector_collections" in selects[0]
-    assert "IN" in selects[1].upper(), "the second read fetches only the hits"
+    assert all("memstore_vector_collections" in s and "memstore_vector_records" not in s for s in selects)
+    assert [hit.record["id"] for hit in hits] == ["k199", "k198", "k197", "k196", "k195"]
+    assert sorted((r["id"], list(r["v"])) for r in got) == [("k199", [199, 1, 0]), ("k3", [3, 1, 0])]
+
+
+def test_records_from_the_cache_are_the_callers_own(sql_url: str) -> None:
+    definition = RecordDefinition(
+        KeyField("id"), VectorField("v", dimensions=3, distance="dot"), [DataField("meta")]
+    )
+    with Memstore(sql_url, vectors="sql") as memstore:
+        collection = memstore.vectors.get_collection("owned", definition)
+        collection.create()
+        collection.upsert({"id": "a", "v": [1, 0, 0], "meta": {"tags": ["x"], "n": 1.5}})
+        first = collection.search([1, 0, 0], top_k=1)[0].record
+        first["meta"]["tags"].append("mutated")
+        got = collection.get("a")
+        assert got is not None
+        got["meta"]["n"] = 0
+        assert collection.search([1, 0, 0], top_k=1)[0].record["meta"] == {"tags": ["x"], "n": 1.5}
+        assert collection.get("a") == {"id": "a", "v": got["v"], "meta": {"tags": ["x"], "n": 1.5}}
 
 
 def test_concurrent_writers_and_searchers_in_one_process(sql_url: str) -> None:

@@ -61,6 +61,8 @@ DEFAULT_COLLECTION = "memstore-memory"
 DEFAULT_DENSE_WEIGHT = 0.4
 DEFAULT_KEYWORD_WEIGHT = 0.6
 DEFAULT_CANDIDATES = 50
+DEFAULT_NEIGHBOUR_WEIGHT = 0.4
+DEFAULT_NEIGHBOUR_RADIUS = 2
 INDEX_BATCH = 256
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -190,9 +192,10 @@ class ConversationMemory:
 
     Ranking (see :mod:`memstore.memory.ranking`): min-max normalised dense and keyword scores, weighted
     ``dense_weight``/``keyword_weight`` (0.4/0.6 by default, chosen on LoCoMo dev), optional recency decay
-    (``half_life_days``), optional neighbouring turns as context. ``candidates`` is how many hits each
-    retriever contributes; with ``rescore`` (the default) keyword candidates missing from the dense list get
-    their true cosine similarity instead of counting as the dense list's worst.
+    (``half_life_days``), a neighbour boost (``neighbour_weight``, ``neighbour_radius``: a turn also scores
+    on the turns around it; 0 turns it off), optional neighbouring turns as context. ``candidates`` is how
+    many hits each retriever contributes; with ``rescore`` (the default) keyword candidates missing from the
+    dense list get their true cosine similarity instead of counting as the dense list's worst.
     """
 
     def __init__(
@@ -209,6 +212,8 @@ class ConversationMemory:
         half_life_days: float | None = None,
         candidates: int = DEFAULT_CANDIDATES,
         rescore: bool = True,
+        neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT,
+        neighbour_radius: int = DEFAULT_NEIGHBOUR_RADIUS,
     ) -> None:
         if embedder is None:
             from memstore.embeddings import get_default_embedder
@@ -219,6 +224,11 @@ class ConversationMemory:
             raise ValidationError("the embedder must say its vector size as a positive int .dimensions")
         ranking.fuse({}, {}, dense_weight=dense_weight, keyword_weight=keyword_weight, method=fusion)
         check_count(candidates, "candidates", minimum=1)
+        check_count(neighbour_radius, "neighbour_radius", minimum=0)
+        if isinstance(neighbour_weight, bool) or not isinstance(neighbour_weight, int | float):
+            raise ValidationError("neighbour_weight must be a number")
+        if neighbour_weight < 0:
+            raise ValidationError("neighbour_weight must be >= 0")
         self.store = store
         self.conversation_id = (
             None if conversation_id is None else check_identifier(conversation_id, "conversation_id")
@@ -235,6 +245,8 @@ class ConversationMemory:
         self.half_life_days = half_life_days
         self.candidates = candidates
         self.rescore = rescore
+        self.neighbour_weight = float(neighbour_weight)
+        self.neighbour_radius = neighbour_radius
         self._chat: Any = store.conversations._backend
         self._db = store.database
         self.definition = RecordDefinition(
@@ -487,11 +499,10 @@ class ConversationMemory:
             records = self._collection.get_batch(keys, include_vectors=True)
         except NotFoundError:
             return {}
-        query = [float(x) for x in vector]
-        return {
-            str(record["id"]): ranking.cosine(query, [float(x) for x in record["embedding"]])
-            for record in records
-        }
+        if not records:
+            return {}
+        similarities = ranking.cosines(vector, [record["embedding"] for record in records])
+        return {str(record["id"]): float(score) for record, score in zip(records, similarities, strict=True)}
 
     def _keyword(self, query: str, scope: _Scope, limit: int) -> dict[str, float]:
         if self._db is not None:
@@ -564,6 +575,13 @@ class ConversationMemory:
         )
         found = self._fetch(list(fused))
         fused = {key: value for key, value in fused.items() if key in found}
+        if self.neighbour_weight > 0 and self.neighbour_radius > 0:
+            # Only turns around the k best candidates can climb into the first k (checked on LoCoMo: the
+            # same hits as fetching around every candidate), so only those are read.
+            best = [found[key] for key, _ in ranking.ordered(fused)[:k]]
+            found.update(self._neighbours(best, scope))
+            slots = {key: (m.conversation_id or "", m.position or 0) for key, m in found.items()}
+            fused = ranking.neighbour_boost(fused, slots, self.neighbour_weight, self.neighbour_radius)
         if self.half_life_days is not None:
             created = {key: found[key].created_at or _EPOCH for key in fused}
             fused = ranking.recency_decay(fused, created, self.half_life_days)
@@ -575,6 +593,20 @@ class ConversationMemory:
         if context == 0:
             return hits[:k]
         return self._with_context(hits, k, context)
+
+    def _neighbours(self, candidates: list[Message], scope: _Scope) -> dict[str, Message]:
+        """The turns within ``neighbour_radius`` of ``candidates`` that pass the scope's filters."""
+        wanted: dict[str, set[int]] = {}
+        for message in candidates:
+            around = wanted.setdefault(message.conversation_id or "", set())
+            for distance in range(1, self.neighbour_radius + 1):
+                around.update(((message.position or 0) - distance, (message.position or 0) + distance))
+        query = scope.message_query()
+        found: dict[str, Message] = {}
+        for cid, positions in wanted.items():
+            selected = dataclasses.replace(query, positions=tuple(sorted(p for p in positions if p >= 0)))
+            found.update((m.id or "", m) for m in self._chat.select(cid, selected))
+        return found
 
     def _with_context(self, hits: list[ScoredMessage], k: int, context: int) -> list[ScoredMessage]:
         result: list[ScoredMessage] = []

@@ -5,6 +5,11 @@ gets 1, the worst 0; a list of one, or of equal scores, gets 1 for all), then co
 ``dense_weight * dense + keyword_weight * keyword`` (a candidate missing from one list gets 0 there), divided
 by the sum of the weights so a hit first in both lists scores 1. ``method="rrf"`` uses reciprocal rank
 fusion instead: ``sum(weight / (rrf_k + rank))``, rescaled so that first in both lists scores 1.
+Neighbour boost (on by default): a turn's fused score is raised by the best score of the turns near it in
+the same conversation, ``weight * 0.5 ** (distance - 1)`` times it for each distance up to ``radius``, then
+divided by ``1 + weight * (1 + 0.5 + ...)`` to stay in [0, 1]. Answers sit next to the turns that share the
+question's words (a question and its reply, a story told over several turns); the boost lets a turn with
+no words in common rank on its neighbour's strength.
 An optional recency decay multiplies each fused score by ``0.5 ** (age / half_life)``, the age measured
 from the newest candidate.
 """
@@ -18,13 +23,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
+
 __all__ = [
     "BM25",
     "STOPWORDS",
     "content_tokens",
-    "cosine",
+    "cosines",
     "fuse",
     "minmax",
+    "neighbour_boost",
     "recency_decay",
     "rrf",
     "tokenize",
@@ -55,11 +64,16 @@ def content_tokens(tokens: Sequence[str]) -> list[str]:
     return kept or list(tokens)
 
 
-def cosine(left: Sequence[float], right: Sequence[float]) -> float:
-    """The cosine similarity of two vectors (0 when either is all zeros)."""
-    dot = sum(a * b for a, b in zip(left, right, strict=True))
-    norm = math.sqrt(sum(a * a for a in left)) * math.sqrt(sum(b * b for b in right))
-    return dot / norm if norm > 0 else 0.0
+def cosines(query: npt.ArrayLike, matrix: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The cosine similarity of ``query`` with each row of ``matrix`` (0 where either is all zeros)."""
+    wanted = np.asarray(query, dtype=np.float64)
+    rows = np.asarray(matrix, dtype=np.float64).reshape(-1, len(wanted))
+    norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(wanted)
+    products = rows @ wanted
+    similarities: npt.NDArray[np.float64] = np.divide(
+        products, norms, out=np.zeros_like(products), where=norms > 0
+    )
+    return similarities
 
 
 def minmax(scores: Mapping[str, float]) -> dict[str, float]:
@@ -103,6 +117,34 @@ def fuse(
         key: (dense_weight * left.get(key, 0.0) + keyword_weight * right.get(key, 0.0)) / scale
         for key in keys
     }
+
+
+def neighbour_boost(
+    scores: Mapping[str, float], slots: Mapping[str, tuple[str, int]], weight: float, radius: int
+) -> dict[str, float]:
+    """Each key of ``slots`` (``(conversation, position)``) scored with its neighbours (see the module doc).
+
+    ``scores`` holds the candidates' fused scores; keys of ``slots`` missing from it (neighbours fetched for
+    the boost) start at 0.
+    """
+    if weight < 0 or radius < 0:
+        raise ValueError("the neighbour weight and radius must be >= 0")
+    if weight == 0 or radius == 0:
+        return {key: scores.get(key, 0.0) for key in slots}
+    at = {slot: scores.get(key, 0.0) for key, slot in slots.items()}
+    steps = [weight * 0.5 ** (distance - 1) for distance in range(1, radius + 1)]
+    scale = 1.0 + sum(steps)
+    boosted: dict[str, float] = {}
+    for key, (conversation, position) in slots.items():
+        total = scores.get(key, 0.0)
+        for distance, step in enumerate(steps, start=1):
+            near = max(
+                at.get((conversation, position - distance), 0.0),
+                at.get((conversation, position + distance), 0.0),
+            )
+            total += step * near
+        boosted[key] = total / scale
+    return boosted
 
 
 def recency_decay(

@@ -49,7 +49,8 @@ def _names(values: Iterable[str] | None, what: str) -> tuple[str, ...] | None:
 class MessageQuery:
     """What to read from one conversation; every field is pushed down to the backend's own query.
 
-    ``after``/``before`` are exclusive position bounds (keyset paging); ``descending`` reads newest first.
+    ``after``/``before`` are exclusive position bounds (keyset paging); ``positions`` picks exact positions
+    (ConversationMemory reads a hit's neighbouring turns with it); ``descending`` reads newest first.
     """
 
     types_in: tuple[str, ...] | None = None
@@ -59,6 +60,7 @@ class MessageQuery:
     meta: Filter | None = None
     after: int | None = None
     before: int | None = None
+    positions: tuple[int, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
     descending: bool = False

@@ -40,6 +40,7 @@ def _selected(message: Message, query: MessageQuery) -> bool:
         and (query.meta is None or matches(query.meta, message.metadata))
         and (query.after is None or position > query.after)
         and (query.before is None or position < query.before)
+        and (query.positions is None or position in query.positions)
         and (query.since is None or (created is not None and created >= query.since))
         and (query.until is None or (created is not None and created < query.until))
     )

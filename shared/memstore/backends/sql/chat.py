@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from memstore.backends.sql.database import Database
+from memstore.backends.sql.database import Database, insert_many
 from memstore.backends.sql.filters import compile_filter
-from memstore.backends.sql.schema import conversations, messages, platforms
+from memstore.backends.sql.schema import UtcDateTime, conversations, messages, platforms
 from memstore.errors import NotFoundError
 from memstore.models import Message
 from memstore.stores.chat import Conversation, MessageQuery, Platform
@@ -39,6 +39,7 @@ _CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
     "roles_out": lambda: messages.c.role.not_in(bindparam("roles_out", expanding=True)),
     "after": lambda: messages.c.position > bindparam("after"),
     "before": lambda: messages.c.position < bindparam("before"),
+    "positions": lambda: messages.c.position.in_(bindparam("positions", expanding=True)),
     "since": lambda: messages.c.created_at >= bindparam("since"),
     "until": lambda: messages.c.created_at < bindparam("until"),
 }
@@ -81,6 +82,46 @@ def _message(row: Any) -> Message:
         metadata=metadata,
         created_at=created_at,
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _reserve_statement(insert: Any, up_to: bool) -> Any:
+    counter = conversations.c.next_position
+    now = bindparam("now", type_=UtcDateTime())
+    if up_to:
+        bump: Any = case((counter < bindparam("up_to"), bindparam("up_to")), else_=counter)
+    else:
+        bump = counter + bindparam("count")
+    create = insert(conversations).values(
+        id=bindparam("id"),
+        platform_id=None,
+        title=None,
+        metadata={},
+        created_at=now,
+        updated_at=now,
+        next_position=bindparam("first"),
+    )
+    return create.on_conflict_do_update(
+        index_elements=[conversations.c.id], set_={"next_position": bump, "updated_at": now}
+    ).returning(counter)
+
+
+_INSERT_MESSAGE = messages.insert().values(
+    {
+        name: bindparam(name)
+        for name in (
+            "id",
+            "conversation_id",
+            "position",
+            "role",
+            "type",
+            "content_text",
+            "content_parts",
+            "metadata",
+            "created_at",
+        )
+    }
+)
 
 
 def _message_row(message: Message) -> dict[str, Any]:
@@ -126,27 +167,18 @@ class SqlChatBackend:
 
     # -- messages -----------------------------------------------------------------------------------------
 
-    def _reserve(self, conversation_id: str, now: datetime, *, count: int, up_to: int | None = None) -> Any:
-        """One statement that creates the conversation if needed and reserves positions in it, returning the
-        new counter: ``count`` more positions, or (``up_to``) every position below ``up_to``.
+    def _reserve(
+        self, conn: Connection, conversation_id: str, now: datetime, *, count: int, up_to: int | None = None
+    ) -> int:
+        """Create the conversation if needed and reserve positions in it, in one statement; returns the new
+        counter: ``count`` more positions, or (``up_to``) every position below ``up_to``.
 
         The counter row it writes stays locked until commit: that is what serialises writers per conversation.
         """
-        counter = conversations.c.next_position
-        first = count if up_to is None else up_to
-        bump = counter + count if up_to is None else case((counter < up_to, up_to), else_=counter)
-        create = self._db.insert(conversations).values(
-            id=conversation_id,
-            platform_id=None,
-            title=None,
-            metadata={},
-            created_at=now,
-            updated_at=now,
-            next_position=first,
-        )
-        return create.on_conflict_do_update(
-            index_elements=[conversations.c.id], set_={"next_position": bump, "updated_at": now}
-        ).returning(counter)
+        statement = _reserve_statement(self._db.insert, up_to is not None)
+        params = {"id": conversation_id, "now": now, "first": count if up_to is None else up_to}
+        params["count" if up_to is None else "up_to"] = count if up_to is None else up_to
+        return int(conn.execute(statement, params).scalar_one())
 
     def append(
         self,
@@ -161,11 +193,10 @@ class SqlChatBackend:
         keyword index and outbox rows are written there, so they commit or roll back with the messages)."""
         given = [m.position for m in batch if m.position is not None]
         up_to = max(given) + 1 if given else None
-        reserve = self._reserve(conversation_id, now, count=len(batch), up_to=up_to)
         clear = delete(messages).where(messages.c.conversation_id == conversation_id)
 
         def work(conn: Connection) -> list[Message]:
-            start = conn.execute(reserve).scalar_one() - len(batch)
+            start = self._reserve(conn, conversation_id, now, count=len(batch), up_to=up_to) - len(batch)
             if replace:
                 conn.execute(clear)
             stored = [
@@ -173,7 +204,7 @@ class SqlChatBackend:
                 for index, m in enumerate(batch)
             ]
             if stored:
-                conn.execute(messages.insert(), [_message_row(m) for m in stored])
+                insert_many(conn, _INSERT_MESSAGE, [_message_row(m) for m in stored])
             if on_write is not None:
                 on_write(conn, stored)
             return stored
@@ -294,7 +325,7 @@ class SqlChatBackend:
                     )
                 )
                 return taken
-            start = conn.execute(self._reserve(target_id, now, count=len(taken))).scalar_one() - len(taken)
+            start = self._reserve(conn, target_id, now, count=len(taken)) - len(taken)
             moved = [
                 m.stored(conversation_id=target_id, position=start + index) for index, m in enumerate(taken)
             ]

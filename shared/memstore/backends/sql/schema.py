@@ -203,6 +203,10 @@ vector_records = Table(
         name="fk_memstore_vector_records_collection",
     ),
     Index("ix_memstore_vector_records_version", "collection", "version"),
+    # SQLite: filters read the JSON from this covering index instead of walking table pages that are mostly
+    # vector bytes (a filtered search over 4k records: 8.6 -> 2.1 ms). It stores the data a second time.
+    # PostgreSQL has no B-tree for ``json`` and keeps large values out of line anyway.
+    Index("ix_memstore_vector_records_filter", "collection", "key", "data").ddl_if(dialect="sqlite"),
 )
 
 # -- keyword search

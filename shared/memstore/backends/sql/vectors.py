@@ -6,6 +6,8 @@ as every write. Search runs in this process over an :class:`~memstore.backends.e
 from the table once and then kept current:
 
 - this backend's own writes are applied to the cache right after they commit (no reload);
+- the cache keeps each record's data as JSON text beside its vector, so a search is one indexed read (the
+  version check, below) plus numpy: hits are decoded from the cache, never fetched again;
 - before each search, one indexed read compares the stored version with the cache's. If another connection
   or process wrote in between, only rows with a newer version are fetched, and a ``count(*)`` tells whether
   anything was deleted (then the key list, without vectors, says what); a re-created collection (new uid) is
@@ -16,6 +18,7 @@ Filters run in SQL (:func:`~memstore.backends.sql.filters.compile_filter`) and p
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -23,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, delete, func, select, update
 
+from memstore._validate import dumps
 from memstore.backends.exact import ExactIndex
 from memstore.backends.sql.database import Database
 from memstore.backends.sql.filters import compile_filter
@@ -73,8 +77,28 @@ def _decode(blob: bytes) -> Vector:
 class _Cache:
     uid: str
     index: ExactIndex
+    # Each record's data as JSON text: decoded per hit, so callers never share (and mutate) a cached dict.
+    data: dict[str, str] = field(default_factory=dict)
     version: int = -1  # -1: nothing loaded yet
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def upsert(self, records: Sequence[StoredRecord], vectors: Vector) -> None:
+        self.index.upsert([record.key for record in records], vectors)
+        self.data.update((record.key, dumps(record.data)) for record in records)
+
+    def delete(self, keys: Sequence[str]) -> None:
+        self.index.delete(keys)
+        for key in keys:
+            self.data.pop(key, None)
+
+    def clear(self) -> None:
+        self.index.clear()
+        self.data.clear()
+
+    def record(self, key: str, include_vector: bool) -> StoredRecord:
+        return StoredRecord(
+            key, json.loads(self.data[key]), self.index.vector(key) if include_vector else None
+        )
 
 
 class SqlVectorBackend:
@@ -167,7 +191,7 @@ class SqlVectorBackend:
             return version, uid
 
         version, uid = self._db.run(work, write=True, operation="vectors.upsert")
-        self._after_write(spec, uid, version, lambda index: index.upsert([r.key for r in records], vectors))
+        self._after_write(spec, uid, version, lambda cache: cache.upsert(records, vectors))
 
     def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
         def work(conn: Connection) -> tuple[int, str]:
@@ -181,7 +205,7 @@ class SqlVectorBackend:
             return version, uid
 
         version, uid = self._db.run(work, write=True, operation="vectors.delete")
-        self._after_write(spec, uid, version, lambda index: index.delete(keys))
+        self._after_write(spec, uid, version, lambda cache: cache.delete(keys))
 
     def _after_write(self, spec: CollectionSpec, uid: str, version: int, change: Any) -> None:
         # Apply our committed write to the cache only if the cache was exactly one version behind; otherwise
@@ -192,7 +216,7 @@ class SqlVectorBackend:
             return
         with cache.lock:
             if cache.version == version - 1:
-                change(cache.index)
+                change(cache)
                 cache.version = version
 
     # -- reads --------------------------------------------------------------------------------------------
@@ -216,10 +240,14 @@ class SqlVectorBackend:
 
     def get(self, spec: CollectionSpec, keys: Sequence[str], include_vectors: bool) -> list[StoredRecord]:
         def work(conn: Connection) -> list[StoredRecord]:
-            found = self._fetch(conn, spec, keys, include_vectors)
-            if not found:
-                self._require(conn, spec)
-            return list(found.values())
+            uid, version = self._require(conn, spec)
+            with self._caches_lock:
+                cache = self._caches.get(spec.name)
+            if cache is not None and cache.uid == uid:
+                with cache.lock:
+                    if cache.version == version:  # current: no need to read the rows again
+                        return [cache.record(key, include_vectors) for key in keys if key in cache.data]
+            return list(self._fetch(conn, spec, keys, include_vectors).values())
 
         return self._db.run(work, write=False, operation="vectors.get")
 
@@ -243,14 +271,12 @@ class SqlVectorBackend:
             if where is not None:
                 clause = compile_filter(where, records_table.c.data, self._db.backend_name)
                 keys = select(records_table.c.key).where(records_table.c.collection == spec.name, clause)
-                candidates = set(conn.execute(keys).scalars())
+                candidates = set(conn.execute(keys).scalars().all())
             cache = self._cache(spec, uid)
             with cache.lock:
                 self._refresh(conn, spec, cache, version)
                 hits = cache.index.search(query, top_k, candidates)
-            records = self._fetch(conn, spec, [key for key, _ in hits], include_vectors)
-            # A row deleted by a concurrent transaction after our snapshot is simply left out.
-            return [(records[key], score) for key, score in hits if key in records]
+                return [(cache.record(key, include_vectors), score) for key, score in hits]
 
         return self._db.run(work, write=False, operation="vectors.search")
 
@@ -270,37 +296,37 @@ class SqlVectorBackend:
                 self._caches[spec.name] = cache
             return cache
 
-    def _load(
-        self, conn: Connection, index: ExactIndex, spec: CollectionSpec, newer_than: int | None
-    ) -> None:
-        query = select(records_table.c.key, records_table.c.vector).where(
+    def _load(self, conn: Connection, cache: _Cache, spec: CollectionSpec, newer_than: int | None) -> None:
+        query = select(records_table.c.key, records_table.c.vector, cast(records_table.c.data, Text)).where(
             records_table.c.collection == spec.name
         )
         if newer_than is not None:
             query = query.where(records_table.c.version > newer_than)
         result = conn.execute(query)
+        dimensions = cache.index.dimensions
         while rows := result.fetchmany(10_000):
-            matrix = np.frombuffer(b"".join(row.vector for row in rows), dtype="<f4")
-            index.upsert(
-                [row.key for row in rows], matrix.reshape(len(rows), index.dimensions).astype(np.float32)
+            matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
+            cache.index.upsert(
+                [row[0] for row in rows], matrix.reshape(len(rows), dimensions).astype(np.float32)
             )
+            cache.data.update((row[0], row[2]) for row in rows)
 
     def _refresh(self, conn: Connection, spec: CollectionSpec, cache: _Cache, version: int) -> None:
         """Bring ``cache`` (lock held) to the table's state at ``version``."""
         if cache.version >= version:  # current, or ahead: our own write committed after this read began
             return
         if cache.version < 0:
-            cache.index.clear()
-            self._load(conn, cache.index, spec, None)
+            cache.clear()
+            self._load(conn, cache, spec, None)
         else:
-            self._load(conn, cache.index, spec, cache.version)
+            self._load(conn, cache, spec, cache.version)
             total_query = (
                 select(func.count()).select_from(records_table).where(records_table.c.collection == spec.name)
             )
             if int(conn.execute(total_query).scalar_one()) != len(cache.index):
                 keys = select(records_table.c.key).where(records_table.c.collection == spec.name)
                 present = set(conn.execute(keys).scalars())
-                cache.index.delete([key for key in cache.index.key_list() if key not in present])
+                cache.delete([key for key in cache.index.key_list() if key not in present])
         cache.version = version
 
     def close(self) -> None:
