@@ -161,12 +161,13 @@ def _chroma_alive(host: str, port: int) -> bool:
         return False
 
 
-def start_chroma(timeout: float = 60.0) -> ChromaServer:
-    """``chroma run`` (the console script beside this interpreter) on a free loopback port, offline."""
+def start_chroma(timeout: float = 60.0, root: Path | None = None) -> ChromaServer:
+    """``chroma run`` (the console script beside this interpreter) on a free loopback port, offline; on the
+    data of a stopped server when ``root`` is that server's ``data_dir``."""
     executable = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     if executable is None:
         raise ServiceUnavailable("the chroma command is not installed (pip install chromadb)")
-    root = Path(tempfile.mkdtemp(prefix="memstore-chroma-"))
+    root = root if root is not None else Path(tempfile.mkdtemp(prefix="memstore-chroma-"))
     port = free_port()
     log = (root / "server.log").open("wb")
     process = subprocess.Popen(

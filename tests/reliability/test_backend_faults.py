@@ -1,16 +1,21 @@
-"""Backend faults: a PostgreSQL restart and a full SQLite disk give typed errors, then normal service."""
+"""Backend faults: a PostgreSQL restart, a full SQLite disk and a Chroma server killed mid-write give typed
+errors, nothing half-written, then normal service."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from services import PostgresServer
+from services import ChromaServer, PostgresServer, start_chroma
 
-from memstore import BackendError, Memstore, Message
+from memstore import BackendError, HashingEmbedder, Memstore, Message
 
 
 def test_postgres_restart_typed_errors_then_recovery(postgres_server: PostgresServer | str) -> None:
@@ -86,3 +91,61 @@ def test_sqlite_disk_full_is_a_typed_error_and_never_corrupts(tmp_path: Path) ->
         assert len(messages) == 1 + 10 * written, "the failed batch left nothing behind"
         buffer.add_msg(Message(role="user", content="space again"))
         assert buffer.length() == 2 + 10 * written
+
+
+def test_chroma_server_killed_during_memory_add(private_chroma_server: ChromaServer, sqlite_url: str) -> None:
+    """SIGKILL the Chroma server while ConversationMemory.add is indexing: a typed error, every message
+    stored whole and either indexed or pending, and reindex() on the restarted server completes the index."""
+    server = private_chroma_server
+    assert server.process is not None
+    embedder = HashingEmbedder(64)
+    total = 3000
+    batch = [Message("user", f"note {i} about item{i}", metadata={"i": i}) for i in range(total)]
+    with Memstore(sqlite_url, vectors=f"{server.url}?timeout=5") as store:
+        memory = store.memory("c", embedder=embedder)
+        memory.add(Message("user", "indexed before the kill"))
+        outcome: list[BaseException | None] = []
+
+        def add() -> None:
+            try:
+                memory.add(batch)
+            except BaseException as exc:  # the outcome is checked in the test thread
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        worker = threading.Thread(target=add)
+        worker.start()
+        # The batch commits to SQL first (one transaction), then goes to Chroma in slices: kill the server
+        # as soon as the messages are in the database, while the slices are being sent.
+        deadline = time.monotonic() + 120
+        while store.buffer("c").length() < total + 1 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=30)
+        worker.join(timeout=120)
+        assert not worker.is_alive()
+        error = outcome[0]
+        assert isinstance(error, BackendError), f"indexing finished before the kill: {error!r}"
+        assert error.backend == "chroma"
+        # SQL holds every message whole (the source of truth); those Chroma did not confirm are pending.
+        stored = store.buffer("c").get_msg()
+        assert [m.text for m in stored[1:]] == [m.text for m in batch]
+        assert [m.position for m in stored] == list(range(total + 1))
+        pending = memory.pending_count()
+        assert 0 < pending <= total
+        with pytest.raises(BackendError):
+            memory.reindex()
+        assert memory.pending_count() == pending
+    restarted = start_chroma(root=server.data_dir)
+    try:
+        with Memstore(sqlite_url, vectors=f"{restarted.url}?timeout=30") as store:
+            memory = store.memory("c", embedder=embedder, dense_weight=1.0, keyword_weight=0.0)
+            assert memory.reindex() == pending
+            assert memory.pending_count() == 0
+            # Every message is in the vector index exactly once, and found by its own vector.
+            assert memory.stats().vectors == total + 1
+            hit = memory.recall("note 1234 about item1234", k=1)[0]
+            assert hit.message.metadata == {"i": 1234}
+    finally:
+        restarted.stop()

@@ -1,4 +1,5 @@
-"""Interleaved work on several conversations, KV namespaces and vector collections never crosses over."""
+"""Interleaved work on several conversations, KV namespaces, vector collections and conversation memories
+(which share one vector collection and one keyword index) never crosses over."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from memstore import DataField, KeyField, Memstore, Message, RecordDefinition, VectorField
+from memstore import DataField, HashingEmbedder, KeyField, Memstore, Message, RecordDefinition, VectorField
 
 DEFINITION = RecordDefinition(
     KeyField("id"), VectorField("v", dimensions=2), [DataField("tenant", filterable=True)]
@@ -16,6 +17,7 @@ DEFINITION = RecordDefinition(
 
 TENANTS = st.sampled_from([0, 1, 2])
 KEYS = st.sampled_from(["a", "a_", "a%", "ab", "b", "shared"])
+WORDS = st.sampled_from(["apple", "river", "apple river", "shared", "Apple%", "river_"])
 TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=8)
 
 
@@ -33,6 +35,9 @@ class IsolationMachine(RuleBasedStateMachine):
         for collection in self.collections:
             collection.create()
         self.records: list[dict[str, float]] = [{}, {}, {}]
+        embedder = HashingEmbedder(16)
+        self.memories = [self.memstore.memory(f"{run}-m{t}", embedder=embedder) for t in range(3)]
+        self.remembered: list[list[str]] = [[], [], []]
 
     @rule(tenant=TENANTS, texts=st.lists(TEXT, min_size=1, max_size=3))
     def append(self, tenant: int, texts: list[str]) -> None:
@@ -79,6 +84,19 @@ class IsolationMachine(RuleBasedStateMachine):
         self.collections[tenant].delete(key)
         self.records[tenant].pop(key, None)
 
+    @rule(tenant=TENANTS, words=st.lists(WORDS, min_size=1, max_size=3))
+    def remember(self, tenant: int, words: list[str]) -> None:
+        texts = [f"{word} memo" for word in words]
+        self.memories[tenant].add([Message(role="user", content=t, metadata={"t": tenant}) for t in texts])
+        self.remembered[tenant].extend(texts)
+
+    @rule(tenant=TENANTS)
+    def forget(self, tenant: int) -> None:
+        # Deleting a memory's messages through its buffer: recall must never return them again.
+        conversation = self.memories[tenant].conversation_id or ""
+        assert self.memstore.buffer(conversation).clear() == len(self.remembered[tenant])
+        self.remembered[tenant].clear()
+
     @invariant()
     def each_tenant_sees_only_its_own(self) -> None:
         if not hasattr(self, "buffers"):
@@ -94,6 +112,14 @@ class IsolationMachine(RuleBasedStateMachine):
             assert sorted(h.record["id"] for h in hits) == sorted(self.records[tenant])
             assert {h.record["tenant"] for h in hits} <= {tenant}
             assert self.collections[tenant].count() == len(self.records[tenant])
+            # "memo" is in every message of every memory: keyword search alone would find them all.
+            recalled = self.memories[tenant].recall("memo", k=100)
+            assert sorted(h.message.text for h in recalled) == sorted(self.remembered[tenant])
+            assert {hit.message.metadata["t"] for hit in recalled} <= {tenant}
+            assert (
+                self.memories[tenant].recent(100)
+                == self.memstore.buffer(self.memories[tenant].conversation_id or "").get_msg()
+            )
             assert self.kvs[tenant].get_by_prefix("a") == {
                 k: v for k, v in sorted(self.entries[tenant].items()) if k.startswith("a")
             }

@@ -390,11 +390,11 @@ class ConversationMemory:
                 if found:
                     self._index([found[i] for i in ids if i in found])
             except Exception as exc:
-                pending = self.pending_count()
+                vectors = getattr(self._collection, "_backend", None)
                 raise BackendError(
-                    f"{pending} stored message(s) could not be indexed for recall ({exc}); "
-                    "they are kept and pending: call reindex() to retry",
-                    backend=getattr(self._collection, "_backend", None).__class__.__name__,
+                    f"stored message(s) could not be indexed for recall ({exc}); they are kept and "
+                    "pending: call reindex() to retry",
+                    backend=exc.backend if isinstance(exc, BackendError) else getattr(vectors, "kind", ""),
                     operation="memory.index",
                 ) from exc
             self._clear_pending(ids)  # ids whose message is gone are cleared too

@@ -106,32 +106,24 @@ def _reserve_statement(insert: Any, up_to: bool) -> Any:
     ).returning(counter)
 
 
-_INSERT_MESSAGE = messages.insert().values(
-    {
-        name: bindparam(name)
-        for name in (
-            "id",
-            "conversation_id",
-            "position",
-            "role",
-            "type",
-            "content_text",
-            "content_parts",
-            "metadata",
-            "created_at",
-        )
-    }
+_MESSAGE_FIELDS = (
+    "id",
+    "conversation_id",
+    "position",
+    "role",
+    "type",
+    "content_text",
+    "content_parts",
+    "metadata",
+    "created_at",
 )
+_INSERT_MESSAGE = messages.insert().values({name: bindparam(name) for name in _MESSAGE_FIELDS})
 
 
-def _message_row(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "conversation_id": message.conversation_id,
-        "position": message.position,
-        "created_at": message.created_at,
-        **_message_values(message),
-    }
+def _message_row(m: Message) -> list[Any]:
+    """The values of ``m`` in :data:`_MESSAGE_FIELDS` order."""
+    parts = None if isinstance(m.content, str) else m.content
+    return [m.id, m.conversation_id, m.position, m.role, m.type, m.text, parts, m.metadata, m.created_at]
 
 
 def _message_values(message: Message) -> dict[str, Any]:
@@ -193,18 +185,17 @@ class SqlChatBackend:
         keyword index and outbox rows are written there, so they commit or roll back with the messages)."""
         given = [m.position for m in batch if m.position is not None]
         up_to = max(given) + 1 if given else None
-        clear = delete(messages).where(messages.c.conversation_id == conversation_id)
 
         def work(conn: Connection) -> list[Message]:
             start = self._reserve(conn, conversation_id, now, count=len(batch), up_to=up_to) - len(batch)
             if replace:
-                conn.execute(clear)
+                conn.execute(delete(messages).where(messages.c.conversation_id == conversation_id))
             stored = [
                 m.stored(position=m.position if given else start + index, created_at=m.created_at or now)
                 for index, m in enumerate(batch)
             ]
             if stored:
-                insert_many(conn, _INSERT_MESSAGE, [_message_row(m) for m in stored])
+                insert_many(conn, _INSERT_MESSAGE, _MESSAGE_FIELDS, [_message_row(m) for m in stored])
             if on_write is not None:
                 on_write(conn, stored)
             return stored

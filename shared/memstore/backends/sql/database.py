@@ -7,7 +7,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -224,30 +224,38 @@ class Database(Closing):
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(statement: Insert, dialect: Dialect) -> tuple[str, dict[str, Any], tuple[str, ...] | None]:
+def _compiled(
+    statement: Insert, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[str, list[tuple[int, Any]], list[int] | None]:
     compiled = statement.compile(dialect=dialect)
-    order = None if compiled.positiontup is None else tuple(compiled.positiontup)
-    return compiled.string, dict(compiled._bind_processors), order
+    processors = compiled._bind_processors
+    by_index = [(index, processors[name]) for index, name in enumerate(columns) if name in processors]
+    positions = compiled.positiontup
+    order = None if positions is None else [columns.index(name) for name in positions]
+    return compiled.string, by_index, order
 
 
-def insert_many(conn: Connection, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Run the Core ``statement`` (an INSERT whose values are ``bindparam``s) for ``rows`` in one driver
-    ``executemany``.
+def insert_many(
+    conn: Connection, statement: Insert, columns: tuple[str, ...], rows: Sequence[list[Any]]
+) -> None:
+    """Run the Core ``statement`` (an INSERT whose values are ``bindparam``s named ``columns``) for
+    ``rows`` (each a list of values in ``columns`` order, encoded in place) in one driver ``executemany``.
 
     The statement is compiled once per dialect by SQLAlchemy, and every value goes through its column type's
     own bind processor, as ``conn.execute(statement, rows)`` would do; skipping SQLAlchemy's per-row
     parameter machinery halves the Python cost of a batched append. The SQL text is SQLAlchemy's own
     compilation of a Core construct: user data only ever travels as parameters.
     """
-    sql, processors, order = _compiled(statement, conn.dialect)
-    encoded = [
-        {name: processors[name](value) if name in processors else value for name, value in row.items()}
-        for row in rows
-    ]
+    sql, processors, order = _compiled(statement, columns, conn.dialect)
+    for row in rows:
+        for index, process in processors:
+            row[index] = process(row[index])
     if order is None:
-        conn.exec_driver_sql(sql, encoded)  # compiled from Core (see above)
+        conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+    elif order == list(range(len(columns))):
+        conn.exec_driver_sql(sql, [tuple(row) for row in rows])
     else:
-        conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in encoded])
+        conn.exec_driver_sql(sql, [tuple([row[index] for index in order]) for row in rows])
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
