@@ -44,6 +44,9 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "rrf 0.5/0.5": {"fusion": "rrf"},
     "recency half-life 30 d": {"half_life_days": 30.0},
     "context ±1 (counts toward k)": {"context": 1},
+    "no neighbour boost": {"neighbour_weight": 0.0},
+    "neighbour boost radius 1": {"neighbour_radius": 1},
+    "neighbour boost weight 0.6": {"neighbour_weight": 0.6},
     "candidates 20": {"candidates": 20},
     "candidates 100": {"candidates": 100},
 }
