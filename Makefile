@@ -49,6 +49,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_bridge.py
 	$(PY) benchmarks/bench_buffer.py
 	$(PY) benchmarks/bench_vectors.py
+	$(PY) benchmarks/bench_langchain_turn.py
 
 # The vector benchmark alone; BENCH_ARGS="--sizes 10000 100000" adds the 100k size (long: Chroma ingest).
 bench-vectors: $(VENV)/.installed-bench

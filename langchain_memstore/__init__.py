@@ -1,9 +1,9 @@
-"""memstore for LangChain and LangGraph: chat history, byte and vector stores, LangGraph memory.
+"""memstore for LangChain and LangGraph: chat history, recall, byte and vector stores, LangGraph memory.
 
 ::
 
     from langchain_memstore import MemstoreChatMessageHistory, MemstoreByteStore, MemstoreGraphStore
-    from langchain_memstore import MemstoreVectorStore
+    from langchain_memstore import MemstoreMemoryRetriever, MemstoreVectorStore
 
 Each class takes ``store=``: a :class:`memstore.Memstore` to share (the class never closes it), a SQL URL,
 or None for the embedded default. :class:`MemstoreGraphStore` needs LangGraph
@@ -20,6 +20,7 @@ from langchain_memstore.chat_history import MemstoreChatMessageHistory
 from langchain_memstore.embeddings import LangChainEmbedder, MemstoreEmbeddings
 from langchain_memstore.errors import ForeignDataError
 from langchain_memstore.messages import METADATA_KEY, from_memstore, to_memstore
+from langchain_memstore.retriever import MemstoreMemoryRetriever
 
 if TYPE_CHECKING:
     from langchain_memstore.graph_store import MemstoreGraphStore
@@ -33,6 +34,7 @@ __all__ = [
     "MemstoreChatMessageHistory",
     "MemstoreEmbeddings",
     "MemstoreGraphStore",
+    "MemstoreMemoryRetriever",
     "MemstoreVectorStore",
     "from_memstore",
     "to_memstore",

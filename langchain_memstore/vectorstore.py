@@ -263,6 +263,20 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
             )
         return Document(page_content=text, metadata=metadata, id=str(record[KEY_FIELD]))
 
+    # Each operation's storage work is written once, in a sync method; an async twin awaits the embedding's
+    # own async call (LangChain embeddings often have a real one), then runs that same method in a thread.
+
+    def _write(
+        self,
+        texts: list[str],
+        vectors: Sequence[Sequence[float]],
+        metadatas: list[dict[str, Any]] | None,
+        ids: list[str] | None,
+    ) -> list[str]:
+        records, keys = self._records(texts, vectors, metadatas, ids)
+        self._for_write(len(records[0][VECTOR_FIELD])).upsert_batch(records)
+        return keys
+
     def add_texts(
         self,
         texts: Iterable[str],
@@ -278,10 +292,7 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         text_list = list(texts)
         if not text_list:
             return []
-        vectors = self._embedding.embed_documents(text_list)
-        records, keys = self._records(text_list, vectors, metadatas, ids)
-        self._for_write(len(records[0][VECTOR_FIELD])).upsert_batch(records)
-        return keys
+        return self._write(text_list, self._embedding.embed_documents(text_list), metadatas, ids)
 
     async def aadd_texts(
         self,
@@ -296,10 +307,7 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         if not text_list:
             return []
         vectors = await self._embedding.aembed_documents(text_list)
-        records, keys = self._records(text_list, vectors, metadatas, ids)
-        collection = await asyncio.to_thread(self._for_write, len(records[0][VECTOR_FIELD]))
-        await collection.aupsert_batch(records)
-        return keys
+        return await asyncio.to_thread(self._write, text_list, vectors, metadatas, ids)
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Delete the documents with ``ids`` (missing ids are ignored); True.
@@ -317,14 +325,7 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
 
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Async twin of :meth:`delete`."""
-        if ids is None:
-            self._forget()
-            await self._store.vectors.get_collection(self.collection_name).adelete_collection()
-            return True
-        collection = await asyncio.to_thread(self._existing)
-        if collection is not None and ids:
-            await collection.adelete_batch(list(ids))
-        return True
+        return await asyncio.to_thread(self.delete, ids)
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The documents with ``ids``, in the order asked (each once); missing ids are left out."""
@@ -335,11 +336,7 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Async twin of :meth:`get_by_ids`."""
-        collection = await asyncio.to_thread(self._existing)
-        if collection is None or not ids:
-            return []
-        found = await collection.aget_batch(list(ids), include_vectors=False)
-        return [self._document(r) for r in found]
+        return await asyncio.to_thread(self.get_by_ids, ids)
 
     # -- search -----------------------------------------------------------------------------------------
 
@@ -356,19 +353,6 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
             return []
         return collection.search(vector, k, filter=where, include_vectors=include_vectors)
 
-    async def _ahits(
-        self,
-        vector: Sequence[float],
-        k: int,
-        filter: Filter | dict[str, Any] | None,
-        include_vectors: bool = False,
-    ) -> list[SearchResult[_Record]]:
-        where = translate_filter(filter)
-        collection = await asyncio.to_thread(self._existing)
-        if collection is None:
-            return []
-        return await collection.asearch(vector, k, filter=where, include_vectors=include_vectors)
-
     def similarity_search_with_score_by_vector(
         self, embedding: list[float], k: int = 4, filter: Filter | dict[str, Any] | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
@@ -379,7 +363,7 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         self, embedding: list[float], k: int = 4, filter: Filter | dict[str, Any] | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Async twin of :meth:`similarity_search_with_score_by_vector`."""
-        return [(self._document(h.record), h.score) for h in await self._ahits(embedding, k, filter)]
+        return await asyncio.to_thread(self.similarity_search_with_score_by_vector, embedding, k, filter)
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: Filter | dict[str, Any] | None = None, **kwargs: Any
@@ -417,23 +401,10 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         self, embedding: list[float], k: int = 4, filter: Filter | dict[str, Any] | None = None, **kwargs: Any
     ) -> list[Document]:
         """Async twin of :meth:`similarity_search_by_vector`."""
-        found = await self.asimilarity_search_with_score_by_vector(embedding, k, filter=filter)
-        return [doc for doc, _ in found]
+        return await asyncio.to_thread(self.similarity_search_by_vector, embedding, k, filter)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         return _RELEVANCE[self.distance]
-
-    @staticmethod
-    def _mmr(
-        query: Sequence[float], hits: list[SearchResult[_Record]], k: int, lambda_mult: float
-    ) -> list[_Record]:
-        if not hits:
-            return []
-        candidates = [hit.record[VECTOR_FIELD] for hit in hits]
-        chosen = maximal_marginal_relevance(
-            np.asarray(query, dtype=np.float32), candidates, lambda_mult=lambda_mult, k=min(k, len(hits))
-        )
-        return [hits[i].record for i in chosen]
 
     def max_marginal_relevance_search_by_vector(
         self,
@@ -446,7 +417,15 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
     ) -> list[Document]:
         """``k`` documents among the ``fetch_k`` nearest, chosen for relevance and diversity (MMR)."""
         hits = self._hits(embedding, max(fetch_k, k), filter, include_vectors=True)
-        return [self._document(record) for record in self._mmr(embedding, hits, k, lambda_mult)]
+        if not hits:
+            return []
+        chosen = maximal_marginal_relevance(
+            np.asarray(embedding, dtype=np.float32),
+            [hit.record[VECTOR_FIELD] for hit in hits],
+            lambda_mult=lambda_mult,
+            k=min(k, len(hits)),
+        )
+        return [self._document(hits[i].record) for i in chosen]
 
     async def amax_marginal_relevance_search_by_vector(
         self,
@@ -458,8 +437,9 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """Async twin of :meth:`max_marginal_relevance_search_by_vector`."""
-        hits = await self._ahits(embedding, max(fetch_k, k), filter, include_vectors=True)
-        return [self._document(record) for record in self._mmr(embedding, hits, k, lambda_mult)]
+        return await asyncio.to_thread(
+            self.max_marginal_relevance_search_by_vector, embedding, k, fetch_k, lambda_mult, filter
+        )
 
     def max_marginal_relevance_search(
         self,
