@@ -146,3 +146,14 @@ def test_from_llamaindex_simple_chat_store(tmp_path: Path) -> None:
         assert (report.messages, report.conversations, report.backup) == (2, 2, None)
         assert _texts(store, "k1") == [("user", "my cat is called Miso")]
         assert memory.recall("gate code", k=1)[0].message.conversation_id == "k2"
+
+
+def test_progress_bar_counts_the_migrated_messages(
+    target: tuple[Memstore, ConversationMemory], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, memory = target
+    source = tmp_path / "memory.json"
+    source.write_text(json.dumps({"c": [{"role": "user", "content": f"note {i}"} for i in range(7)]}))
+    migrate(memory, "json", str(source), backup=False, progress=True)
+    err = capsys.readouterr().err
+    assert "migrate json: 7msg" in err

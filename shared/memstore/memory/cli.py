@@ -173,7 +173,14 @@ def _command(args: argparse.Namespace, memory: Any) -> int:
     elif command == "migrate":
         from memstore.memory.migrate import migrate
 
-        report = migrate(memory, args.kind, args.source, table=args.table, backup=not args.no_backup)
+        report = migrate(
+            memory,
+            args.kind,
+            args.source,
+            table=args.table,
+            backup=not args.no_backup,
+            progress=sys.stderr.isatty(),
+        )
         if report.backup is not None:
             print(f"backup: {report.backup}")
         print(f"migrated {report.messages} messages in {report.conversations} conversations")

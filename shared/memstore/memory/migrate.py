@@ -219,11 +219,15 @@ def migrate(
     *,
     table: str | None = None,
     backup: bool = True,
+    progress: bool = False,
 ) -> MigrationReport:
     """Copy every message of ``source`` (a file path or a SQLAlchemy URL) into ``memory``, indexed for recall.
 
-    With ``backup`` (the default) a SQLite target is backed up first. Returns a :class:`MigrationReport`.
+    With ``backup`` (the default) a SQLite target is backed up first; ``progress`` shows a tqdm bar (long
+    histories take a while: every message is embedded). Returns a :class:`MigrationReport`.
     """
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
     if kind not in SOURCES:
         raise ValidationError(f"unknown migration source {kind!r}: use one of {', '.join(SOURCES)}")
     messages = _messages(kind, source, table)
@@ -232,15 +236,18 @@ def migrate(
     count = 0
     conversations: set[str] = set()
     batch: list[Message] = [] if first is None else [first]
-    for message in messages:
-        batch.append(message)
-        if len(batch) >= BATCH:
+    with tqdm(desc=f"migrate {kind}", unit="msg", disable=not progress) as bar:
+        for message in messages:
+            batch.append(message)
+            if len(batch) >= BATCH:
+                memory.add(batch)
+                count += len(batch)
+                conversations.update(m.conversation_id or "" for m in batch)
+                bar.update(len(batch))
+                batch = []
+        if batch:
             memory.add(batch)
             count += len(batch)
             conversations.update(m.conversation_id or "" for m in batch)
-            batch = []
-    if batch:
-        memory.add(batch)
-        count += len(batch)
-        conversations.update(m.conversation_id or "" for m in batch)
+            bar.update(len(batch))
     return MigrationReport(count, len(conversations), taken)
