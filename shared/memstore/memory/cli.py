@@ -211,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemstoreError as exc:
         print(f"memstore: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:  # a file the command reads or writes: say which, no traceback
+        print(f"memstore: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":
