@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from memstore import ConflictError, ConversationMemory, HashingEmbedder, Memstore, NotFoundError
+from memstore import (
+    ConflictError,
+    ConversationMemory,
+    HashingEmbedder,
+    Memstore,
+    NotFoundError,
+    ValidationError,
+)
 from memstore.memory.migrate import migrate
 
 
@@ -157,3 +164,27 @@ def test_progress_bar_counts_the_migrated_messages(
     migrate(memory, "json", str(source), backup=False, progress=True)
     err = capsys.readouterr().err
     assert "migrate json: 7msg" in err
+
+
+def test_json_without_ids_migrated_twice_conflicts_instead_of_duplicating(
+    target: tuple[Memstore, ConversationMemory], tmp_path: Path
+) -> None:
+    store, memory = target
+    source = tmp_path / "memory.json"
+    source.write_text(
+        json.dumps(
+            [
+                {"conversation_id": "a", "role": "user", "content": "hello"},
+                {"conversation_id": "a", "role": "user", "content": "hello"},  # same text, own id
+                {"conversation_id": "b", "role": "assistant", "content": [{"type": "text", "text": "hi"}]},
+            ]
+        )
+    )
+    assert migrate(memory, "json", str(source), backup=False).messages == 3
+    with pytest.raises(ConflictError):
+        migrate(memory, "json", str(source), backup=False)
+    assert [len(store.buffer(c).get_msg()) for c in ("a", "b")] == [2, 1]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"c": [{"content": "no role"}]}))
+    with pytest.raises(ValidationError):
+        migrate(memory, "json", str(bad), backup=False)

@@ -72,6 +72,25 @@ def _read_json(path: Path) -> Any:
         raise ValidationError(f"{str(path)!r} is not JSON ({exc})") from exc
 
 
+def _json_message(item: Any, index: int, cid: str | None = None) -> Message:
+    """A JSON message; without an ``id`` it gets one derived from its place and content, so migrating the
+    same file twice conflicts instead of duplicating."""
+    if not isinstance(item, dict):
+        raise ValidationError(f"message {index}: expected an object, not {type(item).__name__}")
+    if cid is not None:
+        item = {**item, "conversation_id": cid}
+    if item.get("id") is None:
+        content = json.dumps(item.get("content"), sort_keys=True)
+        item = {
+            **item,
+            "id": _stable_id("json", item.get("conversation_id"), index, item.get("role"), content),
+        }
+    try:
+        return _from_json(item)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError(f"message {index}: not a memstore message ({exc!r})") from exc
+
+
 def _from_memory_json(path: Path) -> Iterator[Message]:
     document = _read_json(path)
     if isinstance(document, dict) and isinstance(document.get("conversations"), dict):
@@ -80,11 +99,11 @@ def _from_memory_json(path: Path) -> Iterator[Message]:
         for cid, items in document.items():
             if not isinstance(items, list):
                 raise ValidationError(f"conversation {cid!r}: expected a list of messages")
-            for item in items:
-                yield _from_json({**item, "conversation_id": cid})
+            for index, item in enumerate(items):
+                yield _json_message(item, index, cid)
     elif isinstance(document, list):
-        for item in document:
-            yield _from_json(item)
+        for index, item in enumerate(document):
+            yield _json_message(item, index)
     else:
         raise ValidationError("a JSON memory file is an object of conversations or a list of messages")
 
