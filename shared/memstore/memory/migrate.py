@@ -11,9 +11,11 @@ Sources (each read with plain SQLAlchemy or ``json``, never through the other li
   ``role``, ``status``, ``data`` = ``ChatMessage.model_dump``). A key becomes a conversation.
 - ``llamaindex-simple``: the JSON file of LlamaIndex's ``SimpleChatStore.persist``.
 
-Messages keep their order; ids are derived from the source's row ids, so migrating the same source twice
-raises :class:`~memstore.errors.ConflictError` instead of duplicating. A SQLite target is backed up first
-(``<db>.pre-migrate-<UTC time>.db`` beside it, via the online backup API).
+LangChain and LlamaIndex messages are stored exactly as ``langchain_memstore`` and ``llamaindex_memstore``
+store them (role, type, content, metadata), so those adapters read migrated history back as the original
+messages. Messages keep their order; ids are derived from the source's row ids, so migrating the same source
+twice raises :class:`~memstore.errors.ConflictError` instead of duplicating. A SQLite target is backed up
+first (``<db>.pre-migrate-<UTC time>.db`` beside it, via the online backup API).
 """
 
 from __future__ import annotations
@@ -41,12 +43,18 @@ SOURCES: tuple[str, ...] = ("json", "langchain-sql", "llamaindex-sql", "llamaind
 DEFAULT_TABLES = {"langchain-sql": "message_store", "llamaindex-sql": "llama_index_memory"}
 BATCH = 500
 
+# LangChain message type -> role, as langchain_memstore maps them (chat messages carry their own role).
 _LANGCHAIN_ROLES = {
     "human": "user",
     "ai": "assistant",
     "system": "system",
     "tool": "tool",
-    "function": "tool",
+    "function": "function",
+    "HumanMessageChunk": "user",
+    "AIMessageChunk": "assistant",
+    "SystemMessageChunk": "system",
+    "ToolMessageChunk": "tool",
+    "FunctionMessageChunk": "function",
 }
 
 
@@ -109,21 +117,38 @@ def _from_memory_json(path: Path) -> Iterator[Message]:
 
 
 def _llamaindex_message(data: dict[str, Any], cid: str, key: object, created: datetime | None) -> Message:
-    role = str(data.get("role", "user"))
+    """Stored as ``llamaindex_memstore`` stores a ``ChatMessage`` (one text block: a str; other blocks: the
+    list as dumped; ``additional_kwargs`` under ``metadata["additional_kwargs"]``; ``type`` derived), so
+    the LlamaIndex adapters read migrated history back as the original messages."""
+    role = str(data.get("role") or "user")
     blocks = data.get("blocks")
     content: Any
     if isinstance(blocks, list):
-        if all(isinstance(b, dict) and b.get("block_type") == "text" for b in blocks):
-            content = "\n".join(str(b.get("text", "")) for b in blocks)
+        if len(blocks) == 1 and isinstance(blocks[0], dict) and blocks[0].get("block_type") == "text":
+            content = str(blocks[0].get("text", ""))
         else:
             content = blocks
     else:
         content = data.get("content") or ""
     extra = data.get("additional_kwargs") or {}
+    parts = blocks if isinstance(blocks, list) else []
+    if extra.get("tool_calls") or any(
+        isinstance(b, dict) and b.get("block_type") == "tool_call" for b in parts
+    ):
+        kind = "tool_call"
+    elif role in ("tool", "function"):
+        kind = "tool_result"
+    elif isinstance(content, str) or all(
+        isinstance(b, dict) and b.get("block_type") == "text" for b in parts
+    ):
+        kind = "text"
+    else:
+        kind = "blocks"
     return Message(
         role=role,
         content=content,
-        metadata={"llamaindex": {"additional_kwargs": extra}} if extra else {},
+        type=kind,
+        metadata={"additional_kwargs": extra} if extra else {},
         id=_stable_id("llamaindex", cid, key),
         conversation_id=cid,
         created_at=created,
@@ -173,23 +198,22 @@ def _rows(url: str, table_name: str, order: tuple[str, ...]) -> Iterator[Any]:
 
 
 def _from_langchain_sql(url: str, table: str) -> Iterator[Message]:
+    """Each row as ``langchain_memstore`` stores a LangChain message (role from the type, ``type`` the
+    LangChain type, every field but content under ``metadata["langchain"]``), so
+    ``MemstoreChatMessageHistory`` reads migrated history back as the original messages."""
     for row in _rows(url, table, ("session_id", "id")):
         raw = row.message
         payload = json.loads(raw) if isinstance(raw, str) else raw
-        data = payload.get("data", {})
-        kind = str(payload.get("type", data.get("type", "human")))
-        role = (
-            str(data.get("role")) if kind == "chat" and data.get("role") else _LANGCHAIN_ROLES.get(kind, kind)
-        )
-        kept = {
-            name: data[name]
-            for name in ("additional_kwargs", "response_metadata", "name", "id", "tool_call_id", "tool_calls")
-            if data.get(name)
-        }
+        data = dict(payload.get("data") or {})
+        kind = str(payload.get("type") or data.get("type") or "human")
+        content = data.pop("content", "")
+        data.pop("type", None)
+        role = _LANGCHAIN_ROLES.get(kind) or str(data.get("role") or "chat")
         yield Message(
             role=role,
-            content=data.get("content", ""),
-            metadata={"langchain": {"type": kind, **kept}},
+            content=content,
+            type=kind,
+            metadata={"langchain": data},
             id=_stable_id("langchain", table, row.session_id, row.id),
             conversation_id=str(row.session_id),
         )
