@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: demo test lint format bench bench-vectors reliability clean
+.PHONY: demo test lint format docs bench bench-vectors reliability clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) scripts/check_notebooks.py
+	$(PY) scripts/gen_api_docs.py --check
+
+# docs/api.md from the code's docstrings (offline; `make lint` fails when it is out of date).
+docs: $(VENV)/.installed-dev
+	$(PY) scripts/gen_api_docs.py
 
 format: $(VENV)/.installed-dev
 	$(PY) -m ruff check --fix .

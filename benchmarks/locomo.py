@@ -25,6 +25,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "locomo" / "dev.json"
+RESULTS = ROOT / "benchmarks" / "results" / "locomo.json"
 CATEGORIES = ["multi-hop", "temporal", "open-domain", "single-hop", "adversarial"]
 
 ABLATIONS: dict[str, dict[str, Any]] = {
@@ -118,7 +119,9 @@ def main() -> int:
     parser.add_argument(
         "--baselines", default="bm25,dense,hybrid", help="which kit baselines to run (default: all three)"
     )
-    parser.add_argument("--json", type=Path, help="write every result here")
+    parser.add_argument(
+        "--json", type=Path, default=RESULTS, help="write every result here (default: %(default)s)"
+    )
     args = parser.parse_args()
     if not args.data.is_file():
         print(f"LoCoMo data not found at {args.data}: skipped (see ../shared/data/locomo/README.md)")
@@ -128,6 +131,7 @@ def main() -> int:
     locomo_eval = importlib.import_module("locomo_eval")
     data = json.loads(args.data.read_text())
     ks = [5, 10]
+    date = datetime.now(timezone.utc).date().isoformat()
 
     from memstore import Memstore, get_default_embedder
 
@@ -182,8 +186,9 @@ def main() -> int:
     for name, result in results.items():
         print(row(name, result))
     print(f"\nindex time (memstore, {turns} turns incl. MiniLM embedding): {index_seconds:.1f} s")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"date": date, "turns": turns, "results": results}, indent=2))
+    print(f"results written to {args.json}")
     return 0
 
 

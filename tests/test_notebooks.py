@@ -8,11 +8,17 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0[1-3]_*.ipynb"))
+ALL_NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NOT_EXECUTED = {
+    "04_benchmarks": "plots the JSON that `make bench` writes to benchmarks/results/ (git-ignored, minutes "
+    "to make): a fresh clone has none, so the notebook would only print that the files are missing",
+}
+NOTEBOOKS = [path for path in ALL_NOTEBOOKS if path.stem not in NOT_EXECUTED]
 
 
 def test_notebooks_exist() -> None:
-    assert len(NOTEBOOKS) >= 2
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03"]
+    assert set(NOT_EXECUTED) <= {p.stem for p in ALL_NOTEBOOKS}
 
 
 @pytest.mark.slow

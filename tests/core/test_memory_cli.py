@@ -125,6 +125,19 @@ def test_errors_and_exit_codes(tmp_path: Path) -> None:
     assert run("search", "x", "--since", "not-a-date", url=url).returncode == 2
 
 
+def test_export_creates_its_folder_and_a_bad_path_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/x.db"
+    assert run("migrate", "--from", "json", str(_source(tmp_path)), url=url).returncode == 0
+    nested = run("export", str(tmp_path / "new" / "folder" / "out.jsonl"), url=url)
+    assert nested.returncode == 0, nested.stderr
+    assert len((tmp_path / "new" / "folder" / "out.jsonl").read_text().splitlines()) == 4
+    (tmp_path / "a-file").write_text("")
+    blocked = run("export", str(tmp_path / "a-file" / "out.jsonl"), url=url)
+    assert blocked.returncode == 1
+    assert blocked.stderr.startswith("memstore: error:")
+    assert "Traceback" not in blocked.stderr
+
+
 @pytest.mark.postgres
 def test_backup_on_postgresql_points_to_pg_dump(postgresql_url: str, tmp_path: Path) -> None:
     result = run("backup", str(tmp_path / "x.db"), url=postgresql_url)

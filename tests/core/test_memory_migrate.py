@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from memstore import ConflictError, ConversationMemory, HashingEmbedder, Memstore, NotFoundError
+from memstore import (
+    ConflictError,
+    ConversationMemory,
+    HashingEmbedder,
+    Memstore,
+    NotFoundError,
+    ValidationError,
+)
 from memstore.memory.migrate import migrate
 
 
@@ -111,7 +118,7 @@ def test_from_llamaindex_sqlalchemy_chat_store(
         ("assistant", "dentist on Tuesday at 9"),
     ]
     stored = store.buffer("user-7").get_msg()
-    assert stored[1].metadata == {"llamaindex": {"additional_kwargs": {"k": 1}}}
+    assert stored[1].metadata == {"additional_kwargs": {"k": 1}}
     assert stored[0].created_at is not None
     assert stored[0].created_at.year >= 2024
     assert memory.recall("dentist Tuesday", k=1)[0].message.role == "assistant"
@@ -146,3 +153,87 @@ def test_from_llamaindex_simple_chat_store(tmp_path: Path) -> None:
         assert (report.messages, report.conversations, report.backup) == (2, 2, None)
         assert _texts(store, "k1") == [("user", "my cat is called Miso")]
         assert memory.recall("gate code", k=1)[0].message.conversation_id == "k2"
+
+
+def test_progress_bar_counts_the_migrated_messages(
+    target: tuple[Memstore, ConversationMemory], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, memory = target
+    source = tmp_path / "memory.json"
+    source.write_text(json.dumps({"c": [{"role": "user", "content": f"note {i}"} for i in range(7)]}))
+    migrate(memory, "json", str(source), backup=False, progress=True)
+    err = capsys.readouterr().err
+    assert "migrate json: 7msg" in err
+
+
+def test_json_without_ids_migrated_twice_conflicts_instead_of_duplicating(
+    target: tuple[Memstore, ConversationMemory], tmp_path: Path
+) -> None:
+    store, memory = target
+    source = tmp_path / "memory.json"
+    source.write_text(
+        json.dumps(
+            [
+                {"conversation_id": "a", "role": "user", "content": "hello"},
+                {"conversation_id": "a", "role": "user", "content": "hello"},  # same text, own id
+                {"conversation_id": "b", "role": "assistant", "content": [{"type": "text", "text": "hi"}]},
+            ]
+        )
+    )
+    assert migrate(memory, "json", str(source), backup=False).messages == 3
+    with pytest.raises(ConflictError):
+        migrate(memory, "json", str(source), backup=False)
+    assert [len(store.buffer(c).get_msg()) for c in ("a", "b")] == [2, 1]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"c": [{"content": "no role"}]}))
+    with pytest.raises(ValidationError):
+        migrate(memory, "json", str(bad), backup=False)
+
+
+def test_migrated_histories_read_back_through_the_adapters_as_the_originals(
+    target: tuple[Memstore, ConversationMemory], tmp_path: Path
+) -> None:
+    history_module = pytest.importorskip("langchain_community.chat_message_histories")
+    pytest.importorskip("aiosqlite")
+    from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, SystemMessage, ToolMessage
+    from llama_index.core.llms import ChatMessage as LlamaMessage
+    from llama_index.core.llms import ImageBlock, TextBlock
+    from llama_index.core.storage.chat_store.sql import SQLAlchemyChatStore
+
+    from langchain_memstore import MemstoreChatMessageHistory
+    from llamaindex_memstore import MemstoreChatStore
+
+    langchain_messages = [
+        SystemMessage("be brief"),
+        HumanMessage("hi", id="h-1"),
+        AIMessage(
+            "calling",
+            tool_calls=[{"name": "lookup", "args": {"q": "x"}, "id": "call-1"}],
+            response_metadata={"model": "m"},
+        ),
+        ToolMessage("42", tool_call_id="call-1"),
+        ChatMessage("a note", role="critic"),
+    ]
+    url = f"sqlite:///{tmp_path}/langchain.db"
+    history_module.SQLChatMessageHistory(session_id="lc", connection=url).add_messages(langchain_messages)
+    llama_messages = [
+        LlamaMessage(role="user", content="remind me", additional_kwargs={"k": [1, 2]}),
+        LlamaMessage(role="assistant", blocks=[TextBlock(text="one"), TextBlock(text="two")]),
+        LlamaMessage(
+            role="user", blocks=[TextBlock(text="look"), ImageBlock(url="https://example.com/a.png")]
+        ),
+    ]
+    llama_url = f"sqlite+aiosqlite:///{tmp_path}/llama.db"
+    asyncio.run(
+        SQLAlchemyChatStore("llama_index_memory", async_database_uri=llama_url).add_messages(
+            "li", llama_messages
+        )
+    )
+
+    store, memory = target
+    migrate(memory, "langchain-sql", url, backup=False)
+    migrate(memory, "llamaindex-sql", llama_url, backup=False)
+    read_back = MemstoreChatMessageHistory("lc", store=store).messages
+    assert [m.model_dump() for m in read_back] == [m.model_dump() for m in langchain_messages]
+    assert MemstoreChatStore(store).get_messages("li") == llama_messages
+    assert [m.type for m in store.buffer("li").get_msg()] == ["text", "text", "blocks"]

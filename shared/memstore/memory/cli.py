@@ -173,7 +173,14 @@ def _command(args: argparse.Namespace, memory: Any) -> int:
     elif command == "migrate":
         from memstore.memory.migrate import migrate
 
-        report = migrate(memory, args.kind, args.source, table=args.table, backup=not args.no_backup)
+        report = migrate(
+            memory,
+            args.kind,
+            args.source,
+            table=args.table,
+            backup=not args.no_backup,
+            progress=sys.stderr.isatty(),
+        )
         if report.backup is not None:
             print(f"backup: {report.backup}")
         print(f"migrated {report.messages} messages in {report.conversations} conversations")
@@ -202,6 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memstore: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return EXIT_MISSING
     except MemstoreError as exc:
+        print(f"memstore: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # a file the command reads or writes: say which, no traceback
         print(f"memstore: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

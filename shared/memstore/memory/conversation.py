@@ -773,6 +773,7 @@ class ConversationMemory:
         cids = self._scope_ids(None)
         written = 0
         target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
         with (
             target.open("w", encoding="utf-8") as out,
             tqdm(desc="export", unit="msg", disable=not progress) as bar,

@@ -11,9 +11,11 @@ Sources (each read with plain SQLAlchemy or ``json``, never through the other li
   ``role``, ``status``, ``data`` = ``ChatMessage.model_dump``). A key becomes a conversation.
 - ``llamaindex-simple``: the JSON file of LlamaIndex's ``SimpleChatStore.persist``.
 
-Messages keep their order; ids are derived from the source's row ids, so migrating the same source twice
-raises :class:`~memstore.errors.ConflictError` instead of duplicating. A SQLite target is backed up first
-(``<db>.pre-migrate-<UTC time>.db`` beside it, via the online backup API).
+LangChain and LlamaIndex messages are stored exactly as ``langchain_memstore`` and ``llamaindex_memstore``
+store them (role, type, content, metadata), so those adapters read migrated history back as the original
+messages. Messages keep their order; ids are derived from the source's row ids, so migrating the same source
+twice raises :class:`~memstore.errors.ConflictError` instead of duplicating. A SQLite target is backed up
+first (``<db>.pre-migrate-<UTC time>.db`` beside it, via the online backup API).
 """
 
 from __future__ import annotations
@@ -41,12 +43,18 @@ SOURCES: tuple[str, ...] = ("json", "langchain-sql", "llamaindex-sql", "llamaind
 DEFAULT_TABLES = {"langchain-sql": "message_store", "llamaindex-sql": "llama_index_memory"}
 BATCH = 500
 
+# LangChain message type -> role, as langchain_memstore maps them (chat messages carry their own role).
 _LANGCHAIN_ROLES = {
     "human": "user",
     "ai": "assistant",
     "system": "system",
     "tool": "tool",
-    "function": "tool",
+    "function": "function",
+    "HumanMessageChunk": "user",
+    "AIMessageChunk": "assistant",
+    "SystemMessageChunk": "system",
+    "ToolMessageChunk": "tool",
+    "FunctionMessageChunk": "function",
 }
 
 
@@ -72,6 +80,25 @@ def _read_json(path: Path) -> Any:
         raise ValidationError(f"{str(path)!r} is not JSON ({exc})") from exc
 
 
+def _json_message(item: Any, index: int, cid: str | None = None) -> Message:
+    """A JSON message; without an ``id`` it gets one derived from its place and content, so migrating the
+    same file twice conflicts instead of duplicating."""
+    if not isinstance(item, dict):
+        raise ValidationError(f"message {index}: expected an object, not {type(item).__name__}")
+    if cid is not None:
+        item = {**item, "conversation_id": cid}
+    if item.get("id") is None:
+        content = json.dumps(item.get("content"), sort_keys=True)
+        item = {
+            **item,
+            "id": _stable_id("json", item.get("conversation_id"), index, item.get("role"), content),
+        }
+    try:
+        return _from_json(item)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError(f"message {index}: not a memstore message ({exc!r})") from exc
+
+
 def _from_memory_json(path: Path) -> Iterator[Message]:
     document = _read_json(path)
     if isinstance(document, dict) and isinstance(document.get("conversations"), dict):
@@ -80,31 +107,48 @@ def _from_memory_json(path: Path) -> Iterator[Message]:
         for cid, items in document.items():
             if not isinstance(items, list):
                 raise ValidationError(f"conversation {cid!r}: expected a list of messages")
-            for item in items:
-                yield _from_json({**item, "conversation_id": cid})
+            for index, item in enumerate(items):
+                yield _json_message(item, index, cid)
     elif isinstance(document, list):
-        for item in document:
-            yield _from_json(item)
+        for index, item in enumerate(document):
+            yield _json_message(item, index)
     else:
         raise ValidationError("a JSON memory file is an object of conversations or a list of messages")
 
 
 def _llamaindex_message(data: dict[str, Any], cid: str, key: object, created: datetime | None) -> Message:
-    role = str(data.get("role", "user"))
+    """Stored as ``llamaindex_memstore`` stores a ``ChatMessage`` (one text block: a str; other blocks: the
+    list as dumped; ``additional_kwargs`` under ``metadata["additional_kwargs"]``; ``type`` derived), so
+    the LlamaIndex adapters read migrated history back as the original messages."""
+    role = str(data.get("role") or "user")
     blocks = data.get("blocks")
     content: Any
     if isinstance(blocks, list):
-        if all(isinstance(b, dict) and b.get("block_type") == "text" for b in blocks):
-            content = "\n".join(str(b.get("text", "")) for b in blocks)
+        if len(blocks) == 1 and isinstance(blocks[0], dict) and blocks[0].get("block_type") == "text":
+            content = str(blocks[0].get("text", ""))
         else:
             content = blocks
     else:
         content = data.get("content") or ""
     extra = data.get("additional_kwargs") or {}
+    parts = blocks if isinstance(blocks, list) else []
+    if extra.get("tool_calls") or any(
+        isinstance(b, dict) and b.get("block_type") == "tool_call" for b in parts
+    ):
+        kind = "tool_call"
+    elif role in ("tool", "function"):
+        kind = "tool_result"
+    elif isinstance(content, str) or all(
+        isinstance(b, dict) and b.get("block_type") == "text" for b in parts
+    ):
+        kind = "text"
+    else:
+        kind = "blocks"
     return Message(
         role=role,
         content=content,
-        metadata={"llamaindex": {"additional_kwargs": extra}} if extra else {},
+        type=kind,
+        metadata={"additional_kwargs": extra} if extra else {},
         id=_stable_id("llamaindex", cid, key),
         conversation_id=cid,
         created_at=created,
@@ -154,23 +198,22 @@ def _rows(url: str, table_name: str, order: tuple[str, ...]) -> Iterator[Any]:
 
 
 def _from_langchain_sql(url: str, table: str) -> Iterator[Message]:
+    """Each row as ``langchain_memstore`` stores a LangChain message (role from the type, ``type`` the
+    LangChain type, every field but content under ``metadata["langchain"]``), so
+    ``MemstoreChatMessageHistory`` reads migrated history back as the original messages."""
     for row in _rows(url, table, ("session_id", "id")):
         raw = row.message
         payload = json.loads(raw) if isinstance(raw, str) else raw
-        data = payload.get("data", {})
-        kind = str(payload.get("type", data.get("type", "human")))
-        role = (
-            str(data.get("role")) if kind == "chat" and data.get("role") else _LANGCHAIN_ROLES.get(kind, kind)
-        )
-        kept = {
-            name: data[name]
-            for name in ("additional_kwargs", "response_metadata", "name", "id", "tool_call_id", "tool_calls")
-            if data.get(name)
-        }
+        data = dict(payload.get("data") or {})
+        kind = str(payload.get("type") or data.get("type") or "human")
+        content = data.pop("content", "")
+        data.pop("type", None)
+        role = _LANGCHAIN_ROLES.get(kind) or str(data.get("role") or "chat")
         yield Message(
             role=role,
-            content=data.get("content", ""),
-            metadata={"langchain": {"type": kind, **kept}},
+            content=content,
+            type=kind,
+            metadata={"langchain": data},
             id=_stable_id("langchain", table, row.session_id, row.id),
             conversation_id=str(row.session_id),
         )
@@ -219,11 +262,15 @@ def migrate(
     *,
     table: str | None = None,
     backup: bool = True,
+    progress: bool = False,
 ) -> MigrationReport:
     """Copy every message of ``source`` (a file path or a SQLAlchemy URL) into ``memory``, indexed for recall.
 
-    With ``backup`` (the default) a SQLite target is backed up first. Returns a :class:`MigrationReport`.
+    With ``backup`` (the default) a SQLite target is backed up first; ``progress`` shows a tqdm bar (long
+    histories take a while: every message is embedded). Returns a :class:`MigrationReport`.
     """
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
     if kind not in SOURCES:
         raise ValidationError(f"unknown migration source {kind!r}: use one of {', '.join(SOURCES)}")
     messages = _messages(kind, source, table)
@@ -232,15 +279,18 @@ def migrate(
     count = 0
     conversations: set[str] = set()
     batch: list[Message] = [] if first is None else [first]
-    for message in messages:
-        batch.append(message)
-        if len(batch) >= BATCH:
+    with tqdm(desc=f"migrate {kind}", unit="msg", disable=not progress) as bar:
+        for message in messages:
+            batch.append(message)
+            if len(batch) >= BATCH:
+                memory.add(batch)
+                count += len(batch)
+                conversations.update(m.conversation_id or "" for m in batch)
+                bar.update(len(batch))
+                batch = []
+        if batch:
             memory.add(batch)
             count += len(batch)
             conversations.update(m.conversation_id or "" for m in batch)
-            batch = []
-    if batch:
-        memory.add(batch)
-        count += len(batch)
-        conversations.update(m.conversation_id or "" for m in batch)
+            bar.update(len(batch))
     return MigrationReport(count, len(conversations), taken)
