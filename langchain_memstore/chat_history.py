@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.embeddings import Embeddings
 from langchain_core.messages import BaseMessage
 
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
+from langchain_memstore.embeddings import LangChainEmbedder
 from langchain_memstore.messages import from_memstore, to_memstore
-from memstore import BufferStore, Message, ValidationError
+from memstore import BufferStore, ConversationMemory, Embedder, Message, ValidationError
 
 __all__ = ["MemstoreChatMessageHistory"]
 
@@ -39,19 +41,38 @@ class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
     a window. Note that LangChain deprecated this interface (removal in 2.0); for new code, LangGraph's
     persistence with :class:`langchain_memstore.MemstoreGraphStore` is the recommended path.
 
+    ``recall=True`` also indexes every added message for recall (through :class:`memstore.ConversationMemory`
+    on the shared memory collection, in the same call), so :class:`langchain_memstore.MemstoreMemoryRetriever`
+    finds it; ``embedding`` (a LangChain ``Embeddings`` or a core embedder; default: the offline MiniLM) must
+    be the retriever's. Without it the history is a plain buffer: the fastest append, nothing to recall.
+
     ``store`` is a :class:`memstore.Memstore` (shared, never closed here), a SQL URL, or None for the
     embedded default; a store built from a URL or None belongs to this object and :meth:`close` releases
     it. Every method has an async twin (``aget_messages``, ``aadd_messages``, ``aclear``, ``aget_last``)
     that runs the same core call off the event loop.
     """
 
-    def __init__(self, session_id: str, *, store: StoreArg = None, window: int | None = None) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        *,
+        store: StoreArg = None,
+        window: int | None = None,
+        recall: bool = False,
+        embedding: Embeddings | Embedder | None = None,
+    ) -> None:
         super().__init__()
         self.window = None if window is None else _check_count(window, "window", 1)
         """Only the last ``window`` messages are returned by :attr:`messages` (None: all of them)."""
+        if embedding is not None and not recall:
+            raise ValidationError("embedding= is for recall=True (the messages it indexes)")
         self._store, self._owns_store = open_store(store)
         try:
             self._buffer: BufferStore = self._store.buffer(session_id)
+            self._memory: ConversationMemory | None = None
+            if recall:
+                embedder = LangChainEmbedder(embedding) if isinstance(embedding, Embeddings) else embedding
+                self._memory = self._store.memory(session_id, embedder=embedder)
         except BaseException:
             self.close()
             raise
@@ -79,12 +100,19 @@ class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
     # -- writes -------------------------------------------------------------------------------------------
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
-        """Append ``messages`` in order, in one transaction (all or nothing)."""
-        self._buffer.add_msgs(_to_core(messages))
+        """Append ``messages`` in order, in one transaction (all or nothing); with ``recall=True`` also
+        index them (see :meth:`memstore.ConversationMemory.add` for what happens if indexing fails)."""
+        if self._memory is not None:
+            self._memory.add(_to_core(messages))
+        else:
+            self._buffer.add_msgs(_to_core(messages))
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Async twin of :meth:`add_messages`."""
-        await self._buffer.aadd_msgs(_to_core(messages))
+        if self._memory is not None:
+            await self._memory.aadd(_to_core(messages))
+        else:
+            await self._buffer.aadd_msgs(_to_core(messages))
 
     def clear(self) -> None:
         """Delete every message of the session."""
@@ -98,7 +126,10 @@ class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
         return None if self.window is None else -self.window
 
     def __repr__(self) -> str:
-        return f"MemstoreChatMessageHistory(session_id={self.session_id!r}, window={self.window!r})"
+        return (
+            f"MemstoreChatMessageHistory(session_id={self.session_id!r}, window={self.window!r}, "
+            f"recall={self._memory is not None!r})"
+        )
 
 
 def _to_core(messages: Sequence[BaseMessage]) -> list[Message]:

@@ -14,9 +14,9 @@ Document field      value
 ==================  ==========================================================================
 
 Only messages indexed for recall are found: those added through a :class:`memstore.ConversationMemory`
-(``Memstore.memory(...).add``) on the same collection, or through
-:meth:`MemstoreMemoryRetriever.add_messages`. A plain ``MemstoreChatMessageHistory`` writes to the buffer
-store only, so its messages are not indexed.
+(``Memstore.memory(...).add``) on the same collection, through
+:meth:`MemstoreMemoryRetriever.add_messages`, or by a ``MemstoreChatMessageHistory(..., recall=True)``. A
+plain ``MemstoreChatMessageHistory`` writes to the buffer store only, so its messages are not indexed.
 """
 
 from __future__ import annotations

@@ -201,6 +201,19 @@ def test_neighbour_boost_recalls_the_reply_next_to_a_match(store: Memstore) -> N
         _memory(store, neighbour_radius=-1)
 
 
+def test_recall_covers_only_what_a_memory_added(store: Memstore) -> None:
+    # The same database holds a plain buffer conversation: neither retriever of a memory may return it, on
+    # any backend (PostgreSQL's full-text index spans the whole messages table; SQLite's FTS5 rows and the
+    # memory backend's member set are written by memories only).
+    store.buffer("plain").add_msgs([Message("user", "the zebra crossing near the harbour")])
+    memory = _memory(store, None, default_conversation_id="c1")
+    memory.add([Message("user", "a zebra at the zoo")])
+    for options in ({}, {"dense_weight": 0.0, "keyword_weight": 1.0}):
+        hits = _memory(store, None, **options).recall("zebra crossing harbour", k=10)
+        assert {hit.message.conversation_id for hit in hits} == {"c1"}
+    assert _memory(store, "plain").recall("zebra crossing harbour", k=10) == []
+
+
 def test_deleted_messages_are_never_recalled(store: Memstore) -> None:
     memory = _memory(store)
     stored = memory.add(_turns())

@@ -23,7 +23,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from langchain_memstore import MemstoreMemoryRetriever
+from langchain_memstore import MemstoreChatMessageHistory, MemstoreMemoryRetriever
 from memstore import HashingEmbedder, Memstore, Message, ValidationError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -163,9 +163,10 @@ def test_time_filters(store: Memstore) -> None:
 def test_min_score_and_context(store: Memstore) -> None:
     _fill(store, "s1")
     everything = _retriever(store, k=10).invoke("marathon in October")
-    strict = _retriever(store, k=10, min_score=0.99).invoke("marathon in October")
+    cut = everything[1].metadata["score"]
+    strict = _retriever(store, k=10, min_score=cut).invoke("marathon in October")
     assert 0 < len(strict) < len(everything)
-    assert all(d.metadata["score"] >= 0.99 for d in strict)
+    assert all(d.metadata["score"] >= cut for d in strict)
     with_context = _retriever(store, k=3, context=1).invoke("training for a marathon", types="human")
     # The hit (position 5) comes first, then its neighbour (position 4, a tool turn, unfiltered context).
     assert [d.metadata["position"] for d in with_context[:2]] == [5, 4]
@@ -194,6 +195,26 @@ async def test_add_messages_maps_langchain_messages(store: Memstore) -> None:
     assert {d.metadata["type"] for d in docs} == {"human", "ai", "tool"}
     assert [m.role for m in store.buffer("s1").get_msg()] == ["user", "assistant", "tool"]
     assert _texts(retriever.invoke("flight", session_id="s2")) == ["Book a flight to Oslo"]
+
+
+async def test_a_chat_history_with_recall_feeds_the_retriever(store: Memstore) -> None:
+    indexed = MemstoreChatMessageHistory("s1", store=store, recall=True, embedding=EMBEDDER)
+    plain = MemstoreChatMessageHistory("s2", store=store)
+    indexed.add_messages([HumanMessage("Where is my passport?"), AIMessage("In the blue drawer.")])
+    await indexed.aadd_messages([HumanMessage("And my keys?")])
+    plain.add_messages([HumanMessage("my passport is at the embassy")])
+    # The history reads as usual; the retriever finds what the indexing history wrote, not the plain one's.
+    assert [m.content for m in indexed.messages] == [
+        "Where is my passport?",
+        "In the blue drawer.",
+        "And my keys?",
+    ]
+    retriever = _retriever(store, None, k=10)
+    assert {d.metadata["session_id"] for d in retriever.invoke("passport")} == {"s1"}
+    assert "And my keys?" in _texts(retriever.invoke("keys"))
+    with pytest.raises(ValidationError):
+        MemstoreChatMessageHistory("s3", store=store, embedding=EMBEDDER)  # embedding without recall
+    assert "recall=True" in repr(indexed)
 
 
 def test_rag_chain_over_past_turns(store: Memstore) -> None:

@@ -68,6 +68,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # memory:// stores: pending message ids per (chat backend, collection), shared by every ConversationMemory.
 _MEMORY_PENDING: weakref.WeakKeyDictionary[Any, dict[str, set[str]]] = weakref.WeakKeyDictionary()
+# memory:// stores: the ids of the messages any memory added (what keyword recall searches, as the keyword
+# index does on SQL: messages written by the buffer store alone are not a memory's).
+_MEMORY_MEMBERS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 _MEMORY_LOCK = threading.Lock()
 
 
@@ -308,6 +311,7 @@ class ConversationMemory:
             with _MEMORY_LOCK:
                 written: list[Message] = self._chat.append(conversation_id, batch, now)
                 self._memory_pending().update(m.id or "" for m in written)
+                _MEMORY_MEMBERS.setdefault(self._chat, set()).update(m.id or "" for m in written)
             return written
         from memstore.backends.sql.keyword import write_keyword_rows
         from memstore.backends.sql.schema import memory_pending
@@ -522,10 +526,13 @@ class ConversationMemory:
             )
         cids = scope.conversation_ids if scope.conversation_ids is not None else self._conversation_ids()
         query_filter = scope.message_query()
+        with _MEMORY_LOCK:
+            members = set(_MEMORY_MEMBERS.get(self._chat, ()))
         documents = [
             (m.id or "", ranking.tokenize(m.text))
             for cid in cids
             for m in self._chat.select(cid, query_filter)
+            if m.id in members
         ]
         scores = ranking.BM25(documents).scores(ranking.content_tokens(ranking.tokenize(query)))
         return dict(ranking.ordered(scores)[:limit])

@@ -3,9 +3,11 @@
 SQLite: an FTS5 table ``memstore_keyword_fts(message_id UNINDEXED, body)`` with the ``porter unicode61``
 tokenizer, written in the same transaction as the messages and ranked with ``bm25()``. PostgreSQL: an
 expression GIN index on ``to_tsvector('english', content_text)`` of ``memstore_messages`` (maintained by the
-database itself), ranked with ``ts_rank_cd``. Either way the user's text only reaches SQL as a bound
-parameter: it is cut into ``\\w+`` tokens, each quoted (FTS5) or plain alphanumerics (tsquery), OR-ed.
-Hits are joined with ``memstore_messages``, so a message deleted by any path is never returned.
+database itself), ranked with ``ts_rank_cd`` and joined with ``memstore_memory_members`` (the ids of the
+messages a memory added, written in the same transaction), so that, as on SQLite, only a memory's messages
+are found. Either way the user's text only reaches SQL as a bound parameter: it is cut into ``\\w+`` tokens,
+each quoted (FTS5) or plain alphanumerics (tsquery), OR-ed. Hits are joined with ``memstore_messages``, so a
+message deleted by any path is never returned.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, column, delete, func, literal_column, select, table, text
 
 from memstore.backends.sql.database import Database
-from memstore.backends.sql.schema import messages
+from memstore.backends.sql.schema import memory_members, messages
 from memstore.models import Message
 
 __all__ = [
@@ -85,18 +87,23 @@ def ensure_keyword_index(database: Database) -> None:
 
 
 def write_keyword_rows(conn: Connection, database: Database, stored: Sequence[Message]) -> None:
-    """Index ``stored`` messages for keyword search, in the caller's transaction (no-op on PostgreSQL)."""
-    if not database.is_sqlite or not stored:
+    """Index ``stored`` messages for keyword search, in the caller's transaction (on PostgreSQL: mark them
+    as the memory's; the index itself follows the table)."""
+    if not stored:
         return
-    conn.execute(fts.insert(), [{"message_id": m.id, "body": m.text} for m in stored])
+    if database.is_sqlite:
+        conn.execute(fts.insert(), [{"message_id": m.id, "body": m.text} for m in stored])
+    else:
+        insert = database.insert(memory_members).on_conflict_do_nothing()
+        conn.execute(insert, [{"message_id": m.id} for m in stored])
 
 
 def delete_keyword_rows(conn: Connection, database: Database, message_ids: Sequence[str]) -> None:
-    """Drop the keyword rows of ``message_ids`` (no-op on PostgreSQL: its index follows the table)."""
-    if not database.is_sqlite or not message_ids:
-        return
+    """Drop the keyword rows of ``message_ids``."""
+    target: Any = fts if database.is_sqlite else memory_members
     for start in range(0, len(message_ids), 500):
-        conn.execute(delete(fts).where(fts.c.message_id.in_(list(message_ids[start : start + 500]))))
+        chunk = list(message_ids[start : start + 500])
+        conn.execute(delete(target).where(target.c.message_id.in_(chunk)))
 
 
 def keyword_search(
@@ -142,6 +149,7 @@ def keyword_search(
         score = func.ts_rank_cd(vector, tsquery).label("score")
         statement = (
             select(messages.c.id, score)
+            .select_from(messages.join(memory_members, memory_members.c.message_id == messages.c.id))
             .where(vector.op("@@")(tsquery), *conditions)
             .order_by(score.desc(), messages.c.id)
             .limit(limit)

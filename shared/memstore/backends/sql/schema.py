@@ -215,6 +215,14 @@ vector_records = Table(
 # itself (an FTS5 table on SQLite, an expression GIN index on PostgreSQL) is DDL that SQLAlchemy metadata
 # cannot describe: ``backends/sql/keyword.py`` creates it.
 
+# PostgreSQL: which messages ConversationMemory added (its full-text index covers every message of the table,
+# so keyword recall joins this to stay within the memory's messages, as the FTS5 table does on SQLite).
+memory_members = Table(
+    "memstore_memory_members",
+    metadata,
+    Column("message_id", Text, primary_key=True),
+)
+
 memory_pending = Table(
     "memstore_memory_pending",
     metadata,
