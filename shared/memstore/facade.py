@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore"]
 
 DEFAULT_URL = "sqlite:///memstore_data/memstore.db"
+DEFAULT_FILE_NAME = "memstore.db"
 """The embedded default: one SQLite file (WAL mode) under ``./memstore_data/``."""
 
 MEMORY_URL = "memory://"
@@ -74,11 +75,11 @@ def _choose_vectors(vectors: str | None, url: str | URL, database: Database | No
             return _VectorsChoice("memory")
         if database.is_sqlite:
             path = _sqlite_file(database)
-            return (
-                _VectorsChoice("memory")
-                if path is None
-                else _VectorsChoice("chroma", str(path.parent / "chroma"))
-            )
+            if path is None:
+                return _VectorsChoice("memory")
+            # One vector folder per database: two SQLite files in one folder must never share collections.
+            folder = "chroma" if path.name == DEFAULT_FILE_NAME else f"{path.stem}.chroma"
+            return _VectorsChoice("chroma", str(path.parent / folder))
         return _VectorsChoice("chroma", DEFAULT_VECTORS_DIR)
     if not isinstance(vectors, str):
         raise ValidationError(f"vectors is a string such as 'chroma:///path', not {type(vectors).__name__}")
@@ -136,9 +137,11 @@ class Memstore(Closing):
     ``vectors`` chooses where :attr:`vectors` keeps vectors: ``"chroma:///relative/dir"`` or
     ``"chroma:////absolute/dir"`` (embedded Chroma), ``"chroma+http://host:port"`` (a Chroma server; add
     ``?timeout=seconds`` to change the 30 s bound on each request),
-    ``"sql"`` (the same database, exact search) or ``"memory"``. The default is embedded Chroma in a
-    ``chroma`` folder beside the SQLite file (``memstore_data/chroma`` for :data:`DEFAULT_URL` and for
-    PostgreSQL), and memory for ``memory://`` and in-memory SQLite.
+    ``"sql"`` (the same database, exact search) or ``"memory"``. The default is embedded Chroma beside the
+    SQLite file: a ``chroma`` folder for a file named ``memstore.db`` (``memstore_data/chroma`` for
+    :data:`DEFAULT_URL`, and for PostgreSQL), ``<name>.chroma`` for any other (``app.db`` →
+    ``app.chroma``), so two databases in one folder never share vectors; memory for ``memory://`` and
+    in-memory SQLite.
 
     Stores hang off it: :attr:`kv` (key-value, with namespaces via :meth:`KVStore.namespace_store`),
     :meth:`buffer` (the messages of one conversation), :attr:`conversations` (platforms, conversations) and

@@ -30,6 +30,18 @@ def test_the_default_puts_chroma_beside_the_sqlite_file(tmp_path: Path) -> None:
         assert again.vectors.list_collection_names() == ["docs"], "vectors persist with the database"
 
 
+def test_two_databases_in_one_folder_never_share_vectors(tmp_path: Path) -> None:
+    with (
+        Memstore(f"sqlite:///{tmp_path}/memstore.db") as first,
+        Memstore(f"sqlite:///{tmp_path}/app.db") as app,
+    ):
+        first.vectors.get_collection("docs", DEFINITION).create()
+        assert app.vectors.list_collection_names() == []
+        backend = app.vectors.backend
+        assert isinstance(backend, ChromaVectorBackend)
+        assert backend.location == str((tmp_path / "app.chroma").resolve())
+
+
 def test_relative_paths_resolve_like_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with Memstore("sqlite:///rel/memstore.db") as store:
