@@ -48,6 +48,7 @@ reliability: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_bridge.py
 	$(PY) benchmarks/bench_buffer.py
+	$(PY) benchmarks/bench_llamaindex_buffer.py
 	$(PY) benchmarks/bench_vectors.py
 
 # The vector benchmark alone; BENCH_ARGS="--sizes 10000 100000" adds the 100k size (long: Chroma ingest).
