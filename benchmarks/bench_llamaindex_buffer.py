@@ -18,7 +18,10 @@ The contenders, each on its own SQLite file holding the same messages (realistic
   token_limit=T)``: ``Memory`` trims on every ``put`` (older messages move to ARCHIVED) and ``aget()`` reads
   the ACTIVE ones. The file is built in the state ``Memory`` leaves it in after the whole conversation went
   through it: the newest messages that fit ``chat_history_token_ratio * T`` tokens ACTIVE, the rest ARCHIVED
-  (counted with ``Memory``'s own token estimate).
+  (counted with ``Memory``'s own token estimate). How fast its ``aget()`` is depends on which of its
+  single-column indexes SQLite reads the ACTIVE rows by, which depends on chance (see :func:`peer_variants`):
+  both are measured. By ``key`` it reads every row of the conversation; by ``status`` every ACTIVE row of
+  every conversation in the table (here only this one's: its best case).
 - **memstore ``Memory`` over ``MemstoreMemoryChatStore``**: the same ``Memory`` on memstore, same state.
 - The first row taken apart: memstore's windowed read alone, and ``ChatMemoryBuffer.get()`` over an in-memory
   ``SimpleChatStore`` holding the same ``k`` messages (the buffer's own token trimming, no I/O).
@@ -43,7 +46,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Sequence
@@ -85,13 +91,16 @@ MEMORY_KEY = "big-memory"
 TABLE = "chat_messages"
 
 MS_WINDOW = "memstore `ChatMemoryBuffer` + `MemstoreChatStore(window=128)`: `.get()`"
-LI_MEMORY = "LlamaIndex `Memory` + `SQLAlchemyChatStore`: `await .aget()`"
+LI_MEMORY = "LlamaIndex `Memory` + `SQLAlchemyChatStore`: `await .aget()`, SQLite reading by `key`"
+LI_MEMORY_STATUS = "LlamaIndex, same, SQLite reading by `status`"
 MS_MEMORY = "memstore `Memory` + `MemstoreMemoryChatStore`: `await .aget()`"
 MS_READ = "part of the first row: `MemstoreChatStore(window=128).get_messages(key)`, the read alone"
 TRIM = "part of the first row: `ChatMemoryBuffer` over a `SimpleChatStore` of the same 128 messages (no I/O)"
 MS_ALL = "reference: memstore `MemstoreChatStore().get_messages(key)`, the whole history"
 LI_ALL = "reference: LlamaIndex `await SQLAlchemyChatStore.get_messages(key, status=None)`, the whole history"
-ORDER = [MS_WINDOW, LI_MEMORY, MS_MEMORY, MS_READ, TRIM, MS_ALL, LI_ALL]
+ORDER = [MS_WINDOW, LI_MEMORY, LI_MEMORY_STATUS, MS_MEMORY, MS_READ, TRIM, MS_ALL, LI_ALL]
+PEER_QUERY = "SELECT * FROM chat_messages WHERE key = ? AND status = 'active' ORDER BY timestamp, id"
+"""What ``SQLAlchemyChatStore.get_messages(key, status=ACTIVE)`` runs (table TABLE)."""
 
 
 def messages_of(turns: Sequence[tuple[str, str]]) -> list[ChatMessage]:
@@ -106,6 +115,37 @@ async def sqlalchemy_close(store: SQLAlchemyChatStore) -> None:
     # The store has no close(); its engine (created from the URI) is a private attribute.
     if store._async_engine is not None:
         await store._async_engine.dispose()
+
+
+def peer_plan(path: Path) -> str:
+    """The index SQLite reads ``Memory``'s ACTIVE query by (``EXPLAIN QUERY PLAN`` of the store's query)."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        detail = connection.execute(f"EXPLAIN QUERY PLAN {PEER_QUERY}", (MEMORY_KEY,)).fetchall()[0][3]
+    return next(column for column in ("key", "status") if f"ix_{TABLE}_{column} " in detail)
+
+
+def peer_variants(path: Path) -> dict[str, Path]:
+    """The peer's file as SQLite plans it by ``key`` and by ``status``.
+
+    ``SQLAlchemyChatStore`` indexes ``key``, ``status`` and ``timestamp`` separately. Without statistics
+    SQLite breaks the tie between the ``key`` and ``status`` indexes by taking the one created last, and
+    SQLAlchemy creates a table's indexes in set order, which changes from process to process: a user's file
+    gets either plan by chance. So both are measured: a copy of the file with the other index dropped and
+    re-created (same definition) gets the other plan.
+    """
+    variants = {peer_plan(path): path}
+    other = "status" if "key" in variants else "key"
+    copy = path.with_name(f"{path.stem}-{other}.db")
+    shutil.copyfile(path, copy)
+    with contextlib.closing(sqlite3.connect(copy)) as connection:
+        name = f"ix_{TABLE}_{other}"
+        (ddl,) = connection.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+        connection.execute(f"DROP INDEX {name}")
+        connection.execute(ddl)
+        connection.commit()
+    variants[peer_plan(copy)] = copy
+    assert set(variants) == {"key", "status"}, variants
+    return variants
 
 
 def memory_split(messages: list[ChatMessage]) -> int:
@@ -175,8 +215,12 @@ async def time_gets(paths: dict[str, Path], n: int, active: int, reps: dict[str,
     ours = Memory.from_defaults(
         session_id=MEMORY_KEY, chat_store=MemstoreMemoryChatStore(store), token_limit=TOKEN_LIMIT
     )
-    peer_store = sqlalchemy_store(paths["llamaindex"])
-    peer = Memory.from_defaults(session_id=MEMORY_KEY, chat_store=peer_store, token_limit=TOKEN_LIMIT)
+    peer_stores = {plan: sqlalchemy_store(path) for plan, path in peer_variants(paths["llamaindex"]).items()}
+    peer_store = peer_stores["key"]
+    peers = {
+        plan: Memory.from_defaults(session_id=MEMORY_KEY, chat_store=chat_store, token_limit=TOKEN_LIMIT)
+        for plan, chat_store in peer_stores.items()
+    }
     try:
         # The answers are right before anything is timed.
         got = windowed.get()
@@ -186,9 +230,10 @@ async def time_gets(paths: dict[str, Path], n: int, active: int, reps: dict[str,
             token_limit=TOKEN_LIMIT, chat_store=SimpleChatStore(store={KEY: tail}), chat_store_key=KEY
         )
         assert texts(got) == texts(reference.get()) == texts(in_memory.get())
-        ours_got, peer_got = await ours.aget(), await peer.aget()
-        assert texts(ours_got) == texts(peer_got)
-        assert len(peer_got) == active
+        ours_got = await ours.aget()
+        assert len(ours_got) == active
+        for peer in peers.values():
+            assert texts(await peer.aget()) == texts(ours_got)
         assert len(whole.get_messages(KEY)) == n
         assert len(await peer_store.get_messages(MEMORY_KEY, status=None)) == n
 
@@ -197,7 +242,8 @@ async def time_gets(paths: dict[str, Path], n: int, active: int, reps: dict[str,
 
         calls: dict[str, Any] = {
             MS_WINDOW: windowed.get,
-            LI_MEMORY: peer.aget,
+            LI_MEMORY: peers["key"].aget,
+            LI_MEMORY_STATUS: peers["status"].aget,
             MS_MEMORY: ours.aget,
             MS_READ: lambda: window_store.get_messages(KEY),
             TRIM: in_memory.get,
@@ -207,7 +253,8 @@ async def time_gets(paths: dict[str, Path], n: int, active: int, reps: dict[str,
         contenders = [Contender(name, calls[name], reps=reps[name], warmup=2) for name in ORDER]
         samples = await run_interleaved(contenders, rounds=rounds, progress=f"N={n:,}")
     finally:
-        await sqlalchemy_close(peer_store)
+        for chat_store in peer_stores.values():
+            await sqlalchemy_close(chat_store)
         store.close()
     return {name: summarise(samples[name]) for name in ORDER}, len(got)
 
@@ -225,7 +272,7 @@ def report(sizes: Sequence[int], results: dict[int, dict[str, dict[str, float]]]
         rows.append(row)
     lines = [markdown_table(headers, rows), ""]
     small, big = sizes[0], sizes[-1]
-    for name in (MS_WINDOW, LI_MEMORY, MS_MEMORY):
+    for name in (MS_WINDOW, LI_MEMORY, LI_MEMORY_STATUS, MS_MEMORY):
         growth = results[big][name]["median_us"] / results[small][name]["median_us"]
         lines.append(f"- {name}: {fmt_ratio(growth)} from {small:,} to {big:,} messages")
     return "\n".join(lines)
