@@ -6,8 +6,6 @@ vector is stored, to size the collection); this gives any LlamaIndex embedding m
 
 from __future__ import annotations
 
-import threading
-
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from memstore import Embedder, ValidationError
@@ -18,8 +16,8 @@ __all__ = ["LlamaIndexEmbedder", "as_embedder"]
 class LlamaIndexEmbedder:
     """A LlamaIndex ``BaseEmbedding`` as a core ``Embedder``: documents embed as text, queries as queries.
 
-    ``dimensions`` is as given, else learnt from the first vector (one probe embedding if asked before any);
-    every later vector must have that length, or :class:`memstore.ValidationError` is raised.
+    ``dimensions`` is as given, else the length of one probe embedding, taken when first asked. The core
+    checks every vector's length against its collection, so a model that changes size is refused there.
     """
 
     def __init__(self, embed_model: BaseEmbedding, *, dimensions: int | None = None) -> None:
@@ -33,28 +31,16 @@ class LlamaIndexEmbedder:
             raise ValidationError("dimensions must be a positive int")
         self.embed_model = embed_model
         self._dimensions = dimensions
-        self._lock = threading.Lock()
 
     @property
     def dimensions(self) -> int:
-        """The vectors' length: as given, learnt from the vectors so far, or from one probe embedding."""
+        """The vectors' length: as given, or that of one probe embedding (cached)."""
         if self._dimensions is None:
-            self._check([self.embed_model.get_query_embedding("dimensions")])
-        assert self._dimensions is not None
+            probe = self.embed_model.get_query_embedding("dimensions")
+            if not probe:
+                raise ValidationError("the embedding model returned an empty vector")
+            self._dimensions = len(probe)
         return self._dimensions
-
-    def _check(self, vectors: list[list[float]]) -> list[list[float]]:
-        for vector in vectors:
-            with self._lock:
-                if self._dimensions is None:
-                    if not vector:
-                        raise ValidationError("the embedding model returned an empty vector")
-                    self._dimensions = len(vector)
-            if len(vector) != self._dimensions:
-                raise ValidationError(
-                    f"the embedding model returned {len(vector)} floats, expected {self._dimensions}"
-                )
-        return vectors
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text (``get_text_embedding_batch``), in order."""
@@ -63,11 +49,11 @@ class LlamaIndexEmbedder:
             raise ValidationError(
                 f"the embedding model returned {len(vectors)} vectors for {len(texts)} texts"
             )
-        return self._check([list(vector) for vector in vectors])
+        return [list(vector) for vector in vectors]
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of one search text (``get_query_embedding``)."""
-        return self._check([list(self.embed_model.get_query_embedding(text))])[0]
+        return list(self.embed_model.get_query_embedding(text))
 
     def __repr__(self) -> str:
         return f"LlamaIndexEmbedder({type(self.embed_model).__name__})"

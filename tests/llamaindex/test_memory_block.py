@@ -22,7 +22,7 @@ from llamaindex_memstore import (
     MemstoreMemoryBlock,
     MemstoreMemoryChatStore,
 )
-from memstore import HashingEmbedder, Memstore, ValidationError
+from memstore import BackendError, HashingEmbedder, Memstore, ValidationError
 
 SECRET = "the vault code is 7419 behind the aquarium"
 
@@ -236,12 +236,20 @@ def test_store_ownership(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert len(closed) == 3  # the store it opened is closed when the constructor fails
 
 
+async def test_an_embedder_that_changes_size_is_refused(store: Memstore) -> None:
+    block = MemstoreMemoryBlock(
+        store, embedder=LlamaIndexEmbedder(MockEmbedding(embed_dim=5), dimensions=3), conversation_id="c"
+    )
+    with pytest.raises(BackendError, match="takes 3 floats"):
+        await block.aput([say("user", "five floats, not three")])
+    assert block.memory.pending_count() == 1  # the core's outbox: stored, kept pending, never silently lost
+
+
 def test_llamaindex_embedder_wrapper() -> None:
     wrapped = LlamaIndexEmbedder(MockEmbedding(embed_dim=5))
     assert wrapped.dimensions == 5
     assert wrapped.embed_documents(["a", "b"]) == [[0.5] * 5, [0.5] * 5]
     assert wrapped.embed_query("q") == [0.5] * 5
-    with pytest.raises(ValidationError, match="expected 3"):
-        LlamaIndexEmbedder(MockEmbedding(embed_dim=5), dimensions=3).embed_query("q")
+    assert LlamaIndexEmbedder(MockEmbedding(embed_dim=5), dimensions=3).dimensions == 3
     with pytest.raises(ValidationError):
         LlamaIndexEmbedder(HashingEmbedder(4))  # type: ignore[arg-type]
