@@ -214,26 +214,12 @@ def test_format_template_and_name(store: Memstore) -> None:
     assert "<Past>" in str(memory.get(input="code word?")[0].content)
 
 
-def test_store_ownership(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    closed: list[Memstore] = []
-    real_close = Memstore.close
-
-    def spy(self: Memstore) -> None:
-        closed.append(self)
-        real_close(self)
-
-    monkeypatch.setattr(Memstore, "close", spy)
-    owned = MemstoreMemoryBlock(f"sqlite:///{tmp_path / 'owned.db'}", embedder=HashingEmbedder(8))
-    asyncio.run(owned.aclose())
-    assert closed == [owned.store]
-    with Memstore("memory://") as lent:
-        MemstoreMemoryBlock(lent, embedder=HashingEmbedder(8)).close()
-        assert closed == [owned.store]  # a store passed in stays open
+def test_a_failed_constructor_closes_the_store_it_opened(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bad.db'}"
     with pytest.raises(ValidationError):
-        MemstoreMemoryBlock(
-            f"sqlite:///{tmp_path / 'bad.db'}", embedder=HashingEmbedder(8), collection_name="x"
-        )
-    assert len(closed) == 3  # the store it opened is closed when the constructor fails
+        MemstoreMemoryBlock(url, embedder=HashingEmbedder(8), collection_name="x")  # too short a name
+    with Memstore(url) as reopened:  # not left locked or half-open
+        assert reopened.buffer("x").get_msg() == []
 
 
 async def test_an_embedder_that_changes_size_is_refused(store: Memstore) -> None:
