@@ -53,6 +53,7 @@ reliability: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_bridge.py
 	$(PY) benchmarks/bench_buffer.py
+	$(PY) benchmarks/bench_llamaindex_buffer.py
 	$(PY) benchmarks/bench_vectors.py
 	$(PY) benchmarks/bench_langchain_turn.py
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.llms import ChatMessage
 from llama_index.core.storage.chat_store.base import BaseChatStore
 
 from llamaindex_memstore._plan import Call, Plan, run_async, run_sync
-from llamaindex_memstore._store import ARCHIVE_PREFIX, StoreArg, check_key, conversation_ids, open_store
+from llamaindex_memstore._store import StoreArg, StoreModel, check_key, conversation_ids, is_reserved
 from llamaindex_memstore.messages import to_chat_message, to_memstore_message
-from memstore import ConflictError, Memstore, NotFoundError, ValidationError
+from memstore import ConflictError, NotFoundError, ValidationError
 from memstore import Message as StoredMessage
 
 __all__ = ["MemstoreChatStore"]
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 _RACE_RETRIES = 5
 
 
-class MemstoreChatStore(BaseChatStore):
+class MemstoreChatStore(BaseChatStore, StoreModel):
     """Chat history for ``ChatMemoryBuffer``, chat engines and agents, durable in memstore.
 
     Each key is one memstore conversation (the key is the conversation id), so the same history is readable
@@ -49,30 +49,13 @@ class MemstoreChatStore(BaseChatStore):
         description="If set, get_messages returns only the newest `window` messages (oldest first).",
     )
 
-    _store: Memstore = PrivateAttr()
-    _owns_store: bool = PrivateAttr(default=False)
-
     def __init__(self, store: StoreArg = None, *, window: int | None = None, **kwargs: Any) -> None:
         super().__init__(window=window, **kwargs)
-        self._store, self._owns_store = open_store(store)
+        self._attach_store(store)
 
     @classmethod
     def class_name(cls) -> str:
         return "MemstoreChatStore"
-
-    @property
-    def store(self) -> Memstore:
-        """The ``Memstore`` this chat store runs on."""
-        return self._store
-
-    def close(self) -> None:
-        """Close the ``Memstore`` if this object opened it (from a URL or the default); else do nothing."""
-        if self._owns_store:
-            self._store.close()
-
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
-        self.close()
 
     # -- the operations, written once (see llamaindex_memstore._plan) --------------------------------------
 
@@ -137,7 +120,7 @@ class MemstoreChatStore(BaseChatStore):
 
     def _get_keys(self) -> Plan[list[str]]:
         ids = yield from conversation_ids(self._store)
-        return sorted(i for i in ids if not i.startswith(ARCHIVE_PREFIX))
+        return sorted(i for i in ids if not is_reserved(i))
 
     # -- BaseChatStore ------------------------------------------------------------------------------------
 
@@ -177,7 +160,8 @@ class MemstoreChatStore(BaseChatStore):
         return run_sync(self._delete_message(key, -1))
 
     def get_keys(self) -> list[str]:
-        """Every key (conversation) in the store, sorted; archives of ``MemstoreMemoryChatStore`` excluded."""
+        """Every key (conversation) in the store, sorted; the adapters' own (archives,
+        memory blocks) excluded."""
         return run_sync(self._get_keys())
 
     async def aset_messages(self, key: str, messages: list[ChatMessage]) -> None:

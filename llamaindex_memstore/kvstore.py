@@ -12,8 +12,8 @@ from typing import Any
 
 from llama_index.core.storage.kvstore.types import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION, BaseKVStore
 
-from llamaindex_memstore._store import StoreArg, open_store
-from memstore import KVStore, Memstore, ValidationError
+from llamaindex_memstore._store import StoreArg, StoreOwner
+from memstore import KVStore, ValidationError
 
 __all__ = ["DEFAULT_NAMESPACE_PREFIX", "MemstoreKVStore"]
 
@@ -41,7 +41,7 @@ def _decode(stored: str | bytes) -> dict[str, Any]:
     return value
 
 
-class MemstoreKVStore(BaseKVStore):
+class MemstoreKVStore(BaseKVStore, StoreOwner):
     """Key-value store for LlamaIndex docstores and index stores, durable in memstore.
 
     Values are dicts stored as JSON and read back equal; a value JSON cannot hold exactly (NaN, non-str
@@ -56,20 +56,10 @@ class MemstoreKVStore(BaseKVStore):
     """
 
     def __init__(self, store: StoreArg = None, *, namespace_prefix: str = DEFAULT_NAMESPACE_PREFIX) -> None:
-        self._store, self._owns_store = open_store(store)
+        self._attach_store(store)
         if not isinstance(namespace_prefix, str):
             raise ValidationError("namespace_prefix must be a str")
         self.namespace_prefix = namespace_prefix
-
-    @property
-    def store(self) -> Memstore:
-        """The ``Memstore`` this KV store runs on."""
-        return self._store
-
-    def close(self) -> None:
-        """Close the ``Memstore`` if this object opened it (from a URL or the default); else do nothing."""
-        if self._owns_store:
-            self._store.close()
 
     def _collection(self, collection: str) -> KVStore:
         if not isinstance(collection, str) or not collection:

@@ -12,14 +12,22 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.llms import ChatMessage
 from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, MessageStatus
 
 from llamaindex_memstore._plan import Call, Collect, Plan, run_async
-from llamaindex_memstore._store import StoreArg, archive_id, check_key, conversation_ids, key_of, open_store
+from llamaindex_memstore._store import (
+    ARCHIVE_PREFIX,
+    StoreArg,
+    StoreModel,
+    archive_id,
+    check_key,
+    conversation_ids,
+    is_reserved,
+    key_of,
+)
 from llamaindex_memstore.messages import to_chat_message, to_memstore_message
-from memstore import BufferStore, ConflictError, Memstore, NotFoundError, ValidationError
+from memstore import BufferStore, ConflictError, NotFoundError, ValidationError
 from memstore import Message as StoredMessage
 
 __all__ = ["MemstoreMemoryChatStore"]
@@ -34,7 +42,7 @@ def _check_window(value: object, what: str) -> int | None:
     return value
 
 
-class MemstoreMemoryChatStore(AsyncDBChatStore):
+class MemstoreMemoryChatStore(AsyncDBChatStore, StoreModel):
     """The chat store for ``Memory``: a FIFO queue of ACTIVE messages and an archive per key, in memstore.
 
     ``Memory.from_defaults(session_id=..., chat_store=MemstoreMemoryChatStore(store), token_limit=...)``.
@@ -58,30 +66,13 @@ class MemstoreMemoryChatStore(AsyncDBChatStore):
     ``memstore.ValidationError`` (a ``ValueError``) before anything is written.
     """
 
-    _store: Memstore = PrivateAttr()
-    _owns_store: bool = PrivateAttr(default=False)
-
     def __init__(self, store: StoreArg = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._store, self._owns_store = open_store(store)
+        self._attach_store(store)
 
     @classmethod
     def class_name(cls) -> str:
         return "MemstoreMemoryChatStore"
-
-    @property
-    def store(self) -> Memstore:
-        """The ``Memstore`` this chat store runs on."""
-        return self._store
-
-    def close(self) -> None:
-        """Close the ``Memstore`` if this object opened it (from a URL or the default); else do nothing."""
-        if self._owns_store:
-            self._store.close()
-
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
-        self.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
 
@@ -214,7 +205,7 @@ class MemstoreMemoryChatStore(AsyncDBChatStore):
 
     def _get_keys(self) -> Plan[list[str]]:
         ids = yield from conversation_ids(self._store)
-        return sorted({key_of(conversation_id) for conversation_id in ids})
+        return sorted({key_of(cid) for cid in ids if cid.startswith(ARCHIVE_PREFIX) or not is_reserved(cid)})
 
     # -- AsyncDBChatStore ---------------------------------------------------------------------------------
 

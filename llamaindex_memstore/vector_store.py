@@ -45,7 +45,7 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from llamaindex_memstore._plan import Call, Plan, run_async, run_sync
-from llamaindex_memstore._store import StoreArg, open_store
+from llamaindex_memstore._store import StoreArg, StoreModel
 from memstore import Memstore, NotFoundError, ValidationError
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range
 from memstore.records import DataField, KeyField, RecordDefinition, VectorField
@@ -175,7 +175,7 @@ def _to_node(record: dict[str, Any]) -> BaseNode:
     return node
 
 
-class MemstoreVectorStore(BasePydanticVectorStore):
+class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
     """A LlamaIndex vector store whose nodes live in a memstore vector collection.
 
     ``store`` is a ``memstore.Memstore`` (you keep owning it; its ``vectors=`` chooses Chroma, SQL or
@@ -199,8 +199,6 @@ class MemstoreVectorStore(BasePydanticVectorStore):
         default=20, description="mmr mode ranks the best similarity_top_k * factor candidates (at most 10000)"
     )
 
-    _store: Memstore = PrivateAttr()
-    _owns_store: bool = PrivateAttr(default=False)
     _collection: VectorCollection[dict[str, Any]] | None = PrivateAttr(default=None)
 
     def __init__(
@@ -228,7 +226,7 @@ class MemstoreVectorStore(BasePydanticVectorStore):
             or mmr_prefetch_factor < 1
         ):
             raise ValidationError("mmr_prefetch_factor must be an int >= 1")
-        self._store, self._owns_store = open_store(store)
+        self._attach_store(store)
         try:
             self._store.vectors.storage_name(collection_name)  # a bad name fails here, not at first use
         except Exception:
@@ -243,16 +241,6 @@ class MemstoreVectorStore(BasePydanticVectorStore):
     def client(self) -> Memstore:
         """The ``Memstore`` this vector store runs on."""
         return self._store
-
-    @property
-    def store(self) -> Memstore:
-        """The ``Memstore`` this vector store runs on."""
-        return self._store
-
-    def close(self) -> None:
-        """Close the ``Memstore`` if this object opened it (from a URL or the default); else do nothing."""
-        if self._owns_store:
-            self._store.close()
 
     # -- the collection -----------------------------------------------------------------------------------
 

@@ -42,17 +42,24 @@ def kv_store(memstore: Memstore) -> MemstoreKVStore:
     return MemstoreKVStore(memstore)
 
 
-VECTOR_STORE_BACKENDS = ["memory", "sqlite", "postgresql", "chroma"]
+VECTOR_STORE_BACKENDS = ["memory", "sqlite", "postgresql", "chroma", "chroma-server"]
 
 
 @pytest.fixture(params=VECTOR_STORE_BACKENDS)
 def vector_memstore(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Memstore]:
-    """A Memstore whose vectors live in memory, SQL (SQLite, PostgreSQL) or embedded Chroma."""
+    """A Memstore whose vectors live in memory, SQL (SQLite, PostgreSQL), embedded Chroma or the session's
+    Chroma server (``chroma run``; its collections are deleted after each test)."""
     if request.param == "memory":
         store = Memstore("memory://")
     elif request.param == "chroma":
         store = Memstore(
             f"sqlite:///{tmp_path / 'chroma-meta.db'}", vectors=f"chroma:///{tmp_path / 'chroma'}"
+        )
+    elif request.param == "chroma-server":
+        request.getfixturevalue("chroma_server_backend")  # skips (or fails on CI) without a server; cleans up
+        server = request.getfixturevalue("chroma_server")
+        store = Memstore(
+            f"sqlite:///{tmp_path / 'chroma-meta.db'}", vectors=f"chroma+http://{server.host}:{server.port}"
         )
     else:
         store = Memstore(str(request.getfixturevalue(f"{request.param}_url")), vectors="sql")

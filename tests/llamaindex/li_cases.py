@@ -28,7 +28,16 @@ KEYS_KEPT = [
 ]
 """Keys that must round-trip exactly."""
 
-KEYS_REJECTED = ["", "nul\x00byte", "lone \ud800 surrogate", "a" * 2000, "memstore:archive:x", None, 7]
+KEYS_REJECTED = [
+    "",
+    "nul\x00byte",
+    "lone \ud800 surrogate",
+    "a" * 2000,
+    "memstore:archive:x",
+    "memstore:recall:x",
+    None,
+    7,
+]
 """Keys that must raise memstore.ValidationError before anything is written."""
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2

@@ -78,12 +78,16 @@ def run(script: str, url: str, vectors: str) -> dict[str, object]:
     return json.loads(completed.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "chroma"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "chroma", "chroma-server"])
 def test_index_built_in_one_process_loads_in_another(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     if backend == "chroma":
         url, vectors = f"sqlite:///{tmp_path / 'kb.db'}", f"chroma:///{tmp_path / 'chroma'}"
+    elif backend == "chroma-server":
+        request.getfixturevalue("chroma_server_backend")  # skips without a server; deletes collections after
+        server = request.getfixturevalue("chroma_server")
+        url, vectors = f"sqlite:///{tmp_path / 'kb.db'}", f"chroma+http://{server.host}:{server.port}"
     else:
         url, vectors = str(request.getfixturevalue(f"{backend}_url")), "sql"
     built = run(BUILD, url, vectors)

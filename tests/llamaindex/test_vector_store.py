@@ -408,25 +408,6 @@ def test_bad_arguments() -> None:
             store.add([TextNode(id_="x", text="t", embedding=[1.0, 2.0, 3.0])])
 
 
-def test_store_ownership(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    closed: list[Memstore] = []
-    real_close = Memstore.close
-
-    def spy(self: Memstore) -> None:
-        closed.append(self)
-        real_close(self)
-
-    monkeypatch.setattr(Memstore, "close", spy)
-    owned = MemstoreVectorStore(f"sqlite:///{tmp_path / 'own.db'}")
-    owned.close()
-    assert closed == [owned.store]
-    with Memstore("memory://") as memstore:
-        borrowed = MemstoreVectorStore(memstore)
-        borrowed.close()
-        assert closed == [owned.store]
-    assert closed == [owned.store, memstore]
-
-
 def test_async_twins_match_sync(vector_store: MemstoreVectorStore, reference: SimpleVectorStore) -> None:
     async def scenario() -> None:
         filters = flat(leaf("lang", "in", ["en", "fr"]), leaf("n", ">", 1))
