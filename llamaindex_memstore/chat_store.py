@@ -62,17 +62,9 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
     def _set_messages(self, key: str, messages: list[ChatMessage]) -> Plan[None]:
         stored = [to_memstore_message(message) for message in messages]
         buffer = self._store.buffer(check_key(key))
-        # Not atomic: the core has no replace, so this is clear + append, two transactions. Everything is
-        # converted and validated first, so bad input never empties the key; a reader in between sees an
-        # empty list, and a backend failure on the append (raised) leaves the key empty.
-        yield Call(buffer, "clear")
-        if stored:
-            yield Call(buffer, "add_msgs", (stored,))
-            return
-        try:
-            yield Call(self._store.conversations, "add_conversation", kwargs={"id": key})
-        except ConflictError:
-            logger.debug("set_messages(%r, []): the conversation exists already", key)
+        # One transaction (the core's replace): readers see the old list or the new one, never an empty key;
+        # every message is converted and validated first, so bad input leaves the old list.
+        yield Call(buffer, "replace", (stored,))
 
     def _get_messages(self, key: str) -> Plan[list[ChatMessage]]:
         buffer = self._store.buffer(check_key(key))
@@ -127,9 +119,8 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
     def set_messages(self, key: str, messages: list[ChatMessage]) -> None:
         """Replace the messages of ``key`` (creating it, even with ``[]``).
 
-        Every message is validated before the first write. Not atomic: memstore's core has no atomic
-        replace yet, so this clears, then appends (two transactions); a concurrent reader can see the key
-        empty in between, and if the append fails (the error is raised) the key is left empty.
+        One transaction: a concurrent reader sees the old list or the new one, and bad input (validated
+        before the write) or a backend failure leaves the old list.
         """
         run_sync(self._set_messages(key, messages))
 

@@ -59,7 +59,8 @@ class MemstoreMemoryChatStore(AsyncDBChatStore, StoreModel):
       internal row id there, which callers cannot see.
     * ``get_keys`` lists the users' keys (sorted), never archives; a key stays listed until
       ``delete_messages(key)`` (no status) removes it, even once its lists are empty.
-    * ``set_messages`` replaces both lists, like ``SQLAlchemyChatStore``; not atomic (see there).
+    * ``set_messages`` replaces both lists, like ``SQLAlchemyChatStore``: the target list in one
+      transaction (never seen empty), then the other list is cleared.
 
     Keys are non-empty str without NUL or lone surrogates, not starting with ``"memstore:archive:"``, and
     short enough for the archive id to fit memstore's 1024 UTF-8 bytes; others raise
@@ -156,11 +157,10 @@ class MemstoreMemoryChatStore(AsyncDBChatStore, StoreModel):
         stored = [to_memstore_message(message) for message in messages]
         target = self._by_status(key, status)
         active, archive = self._lists(key)
-        # Not atomic (the core has no replace): three transactions, after every message was validated.
-        yield Call(archive, "clear")
-        yield Call(active, "clear")
-        if stored:
-            yield Call(target, "add_msgs", (stored,))
+        # Two transactions, after every message was validated: the target list is replaced atomically (never
+        # seen empty), then the other list is cleared.
+        yield Call(target, "replace", (stored,))
+        yield Call(archive if status == MessageStatus.ACTIVE else active, "clear")
 
     def _delete_message(self, key: str, idx: int) -> Plan[ChatMessage | None]:
         if isinstance(idx, bool) or not isinstance(idx, int):
@@ -242,9 +242,8 @@ class MemstoreMemoryChatStore(AsyncDBChatStore, StoreModel):
         """Replace every message of ``key`` (both lists, as ``SQLAlchemyChatStore`` does) with ``messages``
         in the ``status`` list.
 
-        Every message is validated before the first write. Not atomic: memstore's core has no atomic
-        replace yet, so this clears both lists, then appends (three transactions); a reader in between can
-        see them empty, and a failed append (raised) leaves them empty.
+        Every message is validated before the first write. The ``status`` list is replaced in one
+        transaction (a reader sees the old list or the new one), then the other list is cleared.
         """
         await run_async(self._set_messages(key, messages, status))
 
