@@ -231,7 +231,7 @@ def test_default_backend_is_chroma_next_to_the_database(tmp_path: Path) -> None:
     with MemstoreVectorStore("default", DeterministicFakeEmbedding(size=4), store=url) as vs:
         vs.add_texts(["x"], ids=["1"])
         assert "chroma" in repr(vs._store)
-    assert (tmp_path / "chroma").is_dir()
+    assert (tmp_path / "app.chroma").is_dir()  # one vector folder per database file
 
 
 def test_store_ownership(backend: Memstore) -> None:
