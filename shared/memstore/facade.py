@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore"]
 
 DEFAULT_URL = "sqlite:///memstore_data/memstore.db"
-DEFAULT_FILE_NAME = "memstore.db"
 """The embedded default: one SQLite file (WAL mode) under ``./memstore_data/``."""
+
+_DEFAULT_FILE_NAME = DEFAULT_URL.rsplit("/", 1)[-1]
 
 MEMORY_URL = "memory://"
 """Keep everything in this process's memory: for tests and throw-away sessions."""
@@ -78,7 +79,7 @@ def _choose_vectors(vectors: str | None, url: str | URL, database: Database | No
             if path is None:
                 return _VectorsChoice("memory")
             # One vector folder per database: two SQLite files in one folder must never share collections.
-            folder = "chroma" if path.name == DEFAULT_FILE_NAME else f"{path.stem}.chroma"
+            folder = "chroma" if path.name == _DEFAULT_FILE_NAME else f"{path.stem}.chroma"
             return _VectorsChoice("chroma", str(path.parent / folder))
         return _VectorsChoice("chroma", DEFAULT_VECTORS_DIR)
     if not isinstance(vectors, str):

@@ -86,12 +86,12 @@ def _message(row: Any) -> Message:
 
 @functools.lru_cache(maxsize=4)
 def _reserve_statement(insert: Any, up_to: bool) -> Any:
+    # ``n`` is the count of new positions, or (``up_to``) the position to reserve up to; either way it is
+    # also the counter of a conversation created by this statement.
     counter = conversations.c.next_position
     now = bindparam("now", type_=UtcDateTime())
-    if up_to:
-        bump: Any = case((counter < bindparam("up_to"), bindparam("up_to")), else_=counter)
-    else:
-        bump = counter + bindparam("count")
+    n: Any = bindparam("n")
+    bump: Any = case((counter < n, n), else_=counter) if up_to else counter + n
     create = insert(conversations).values(
         id=bindparam("id"),
         platform_id=None,
@@ -99,7 +99,7 @@ def _reserve_statement(insert: Any, up_to: bool) -> Any:
         metadata={},
         created_at=now,
         updated_at=now,
-        next_position=bindparam("first"),
+        next_position=n,
     )
     return create.on_conflict_do_update(
         index_elements=[conversations.c.id], set_={"next_position": bump, "updated_at": now}
@@ -120,10 +120,24 @@ _MESSAGE_FIELDS = (
 _INSERT_MESSAGE = messages.insert().values({name: bindparam(name) for name in _MESSAGE_FIELDS})
 
 
+def _content_parts(message: Message) -> Any:
+    """The ``content_parts`` column: the list of parts, or NULL when the content is a plain str."""
+    return None if isinstance(message.content, str) else message.content
+
+
 def _message_row(m: Message) -> list[Any]:
     """The values of ``m`` in :data:`_MESSAGE_FIELDS` order."""
-    parts = None if isinstance(m.content, str) else m.content
-    return [m.id, m.conversation_id, m.position, m.role, m.type, m.text, parts, m.metadata, m.created_at]
+    return [
+        m.id,
+        m.conversation_id,
+        m.position,
+        m.role,
+        m.type,
+        m.text,
+        _content_parts(m),
+        m.metadata,
+        m.created_at,
+    ]
 
 
 def _message_values(message: Message) -> dict[str, Any]:
@@ -131,7 +145,7 @@ def _message_values(message: Message) -> dict[str, Any]:
         "role": message.role,
         "type": message.type,
         "content_text": message.text,
-        "content_parts": None if isinstance(message.content, str) else message.content,
+        "content_parts": _content_parts(message),
         "metadata": message.metadata,
     }
 
@@ -168,8 +182,7 @@ class SqlChatBackend:
         The counter row it writes stays locked until commit: that is what serialises writers per conversation.
         """
         statement = _reserve_statement(self._db.insert, up_to is not None)
-        params = {"id": conversation_id, "now": now, "first": count if up_to is None else up_to}
-        params["count" if up_to is None else "up_to"] = count if up_to is None else up_to
+        params = {"id": conversation_id, "now": now, "n": count if up_to is None else up_to}
         return int(conn.execute(statement, params).scalar_one())
 
     def append(

@@ -227,11 +227,15 @@ class Database(Closing):
 def _compiled(
     statement: Insert, columns: tuple[str, ...], dialect: Dialect
 ) -> tuple[str, list[tuple[int, Any]], list[int] | None]:
+    """The SQL text, each column's bind processor by index, and the column index of each positional
+    parameter (None for a named paramstyle; ``[]`` when the parameters already come in ``columns`` order)."""
     compiled = statement.compile(dialect=dialect)
     processors = compiled._bind_processors
     by_index = [(index, processors[name]) for index, name in enumerate(columns) if name in processors]
     positions = compiled.positiontup
     order = None if positions is None else [columns.index(name) for name in positions]
+    if order == list(range(len(columns))):
+        order = []
     return compiled.string, by_index, order
 
 
@@ -252,7 +256,7 @@ def insert_many(
             row[index] = process(row[index])
     if order is None:
         conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
-    elif order == list(range(len(columns))):
+    elif not order:
         conn.exec_driver_sql(sql, [tuple(row) for row in rows])
     else:
         conn.exec_driver_sql(sql, [tuple([row[index] for index in order]) for row in rows])
