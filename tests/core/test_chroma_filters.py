@@ -3,6 +3,7 @@ real Chroma collection (fixed cases and random trees)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memstore import DataField, KeyField, RecordDefinition, ValidationError, VectorField
-from memstore.backends.chroma import chroma_metadata, metadata_key, number_order, to_chroma_where
+from memstore.backends.chroma import (
+    chroma_metadata,
+    metadata_key,
+    number_order,
+    order_number,
+    record_data,
+    replacing,
+    to_chroma_where,
+)
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range, matches
 
 DEFINITION = RecordDefinition(
@@ -100,6 +109,69 @@ def test_metadata_holds_the_data_and_the_filterable_scalar_leaves() -> None:
         "score": number_order(0.5),
         "tags.topic": "db",
     }
+
+
+def test_flat_scalar_data_is_stored_as_its_leaves_only() -> None:
+    data = {"lang": "é\u2028", "year": -(2**60), "score": 0.1, "draft": True, "note": ""}
+    assert chroma_metadata(data, DEFINITION) == {
+        "lang": "é\u2028",
+        "year": number_order(-(2**60)),
+        "score": number_order(0.1),
+        "draft": True,
+        "note": "",
+    }
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"year": 2.0},  # an integral float would read back as an int
+        {"score": -0.0},
+        {"lang": None},
+        {"lang": ["en"]},
+        {"tags": {"topic": "db"}},
+        {"lang": "en", "hidden": "not filterable"},
+        {},  # Chroma refuses empty metadata
+    ],
+    ids=repr,
+)
+def test_data_the_leaves_cannot_rebuild_keeps_its_json_copy(data: dict[str, Any]) -> None:
+    assert chroma_metadata(data, DEFINITION)["memstore:data"] == json.dumps(data, separators=(",", ":"))
+
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"))
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(st.sampled_from(DEFINITION.data_names), JSON_VALUES, max_size=7))
+def test_record_data_reads_back_exactly_what_chroma_metadata_stored(data: dict[str, Any]) -> None:
+    back = record_data(chroma_metadata(data, DEFINITION), DEFINITION)
+    assert json.dumps(back, sort_keys=True) == json.dumps(data, sort_keys=True)  # types too: 1 is not 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.floats(allow_nan=False, allow_infinity=False))
+def test_order_number_inverts_number_order(value: float) -> None:
+    back = order_number(number_order(value))  # type: ignore[arg-type]
+    assert back == value
+    assert str(back) == str(value if value else 0.0)  # every bit but the sign of zero
+
+
+def test_replacing_clears_every_old_key_chroma_would_otherwise_keep() -> None:
+    old = {"memstore:data": "{}", "lang": "en", "tags.topic": "db"}
+    assert replacing({"lang": "fr"}, old) == {"memstore:data": None, "lang": "fr", "tags.topic": None}
+    assert replacing({"lang": "fr"}, None) == {"lang": "fr"}
 
 
 def test_number_images_keep_equality_and_order() -> None:

@@ -347,13 +347,17 @@ FILTERS: list[Filter | dict[str, Any]] = [
 ]
 
 
+def _filter_records(shift: int = 0) -> list[dict[str, Any]]:
+    """FILTER_RECORDS as keys r0, r1, ...; ``shift`` gives ``r{i}`` the data of record ``i + shift``."""
+    count = len(FILTER_RECORDS)
+    return [rec(f"r{i}", [1, i / 10, 0, 0], **FILTER_RECORDS[(i + shift) % count]) for i in range(count)]
+
+
 @pytest.fixture
 def filtered(store: VectorStore) -> VectorCollection[dict[str, Any]]:
     collection = store.get_collection("filtered", DEFINITION)
     collection.create()
-    collection.upsert_batch(
-        [rec(f"r{i}", [1, i / 10, 0, 0], **data) for i, data in enumerate(FILTER_RECORDS)]
-    )
+    collection.upsert_batch(_filter_records())
     return collection
 
 
@@ -370,20 +374,41 @@ def _search_or_refusal(
     return None
 
 
-def test_every_filter_operator_matches_the_reference(
-    filtered: VectorCollection[dict[str, Any]], vector_backend: VectorBackend
+def _assert_filters_match_the_reference(
+    collection: VectorCollection[dict[str, Any]], backend: VectorBackend
 ) -> None:
     refused = []
     for spec in FILTERS:
         node = parse_filter(spec)
         assert node is not None
         expected = {f"r{i}" for i, data in enumerate(FILTER_RECORDS) if matches(node, data)}
-        found = _search_or_refusal(filtered, [1, 0, 0, 0], spec, vector_backend)
+        found = _search_or_refusal(collection, [1, 0, 0, 0], spec, backend)
         if found is None:
             refused.append(spec)
             continue
         assert set(found) == expected, f"{spec!r}"
-    assert len(refused) == (2 if vector_backend.kind == "chroma" else 0), refused
+    assert len(refused) == (2 if backend.kind == "chroma" else 0), refused
+
+
+def test_every_filter_operator_matches_the_reference(
+    filtered: VectorCollection[dict[str, Any]], vector_backend: VectorBackend
+) -> None:
+    _assert_filters_match_the_reference(filtered, vector_backend)
+
+
+@pytest.mark.parametrize("shift", [1, 4])
+def test_a_replaced_record_keeps_nothing_of_its_old_data(
+    store: VectorStore, vector_backend: VectorBackend, shift: int
+) -> None:
+    """Upsert replaces a record whole: no field of the old data stays readable or filterable."""
+    collection = store.get_collection("replaced", DEFINITION)
+    collection.create()
+    collection.upsert_batch(_filter_records(shift))
+    final = _filter_records()
+    collection.upsert_batch(final)
+    stored = collection.get_batch([record["id"] for record in final], include_vectors=False)
+    assert stored == [{k: v for k, v in record.items() if k != "embedding"} for record in final]
+    _assert_filters_match_the_reference(collection, vector_backend)
 
 
 def test_filters_combine_with_ranking(filtered: VectorCollection[dict[str, Any]]) -> None:

@@ -33,6 +33,7 @@ scores (cosine similarity, dot product, negative Euclidean distance).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -100,6 +101,13 @@ def _exact_order(value: float, where: str) -> int:
     return order
 
 
+def order_number(order: int) -> float:
+    """The float whose :func:`number_order` is ``order`` (its inverse)."""
+    bits = order if order >= 0 else -order | 0x8000_0000_0000_0000
+    value: float = struct.unpack("<d", struct.pack("<Q", bits))[0]
+    return value
+
+
 def _flatten(value: Any, field: Field, out: dict[str, Any]) -> None:
     if isinstance(value, bool | str):
         out[metadata_key(field)] = value
@@ -110,13 +118,50 @@ def _flatten(value: Any, field: Field, out: dict[str, Any]) -> None:
             _flatten(item, (*field, name), out)
 
 
+def _reads_back(value: Any) -> bool:
+    """Whether a top-level leaf reads back as itself (:func:`_leaf_value`): its type is not lost."""
+    return isinstance(value, bool | str | int) or (isinstance(value, float) and not value.is_integer())
+
+
+def _leaf_value(stored: Any) -> Any:
+    if isinstance(stored, bool | str):
+        return stored
+    number = order_number(stored)
+    return int(number) if number.is_integer() else number
+
+
 def chroma_metadata(data: Mapping[str, Any], definition: RecordDefinition) -> dict[str, Any]:
-    """The Chroma metadata of a record's data: the JSON text plus the filterable scalar leaves."""
-    metadata: dict[str, Any] = {DATA_KEY: dumps(data)}
-    for name in definition.filterable:
+    """The Chroma metadata of a record's data: the filterable scalar leaves, plus the JSON text if needed.
+
+    The JSON copy is left out when the leaves rebuild the data exactly (:func:`record_data`): every field is
+    a filterable string, boolean, integer or non-integral float.
+    """
+    metadata: dict[str, Any] = {}
+    filterable = definition.filterable
+    for name in filterable:
         if name in data:
             _flatten(data[name], (name,), metadata)
+    if not metadata or not all(name in filterable and _reads_back(value) for name, value in data.items()):
+        metadata[DATA_KEY] = dumps(data)
     return metadata
+
+
+def record_data(metadata: Mapping[str, Any] | None, definition: RecordDefinition) -> dict[str, Any]:
+    """A record's data from its Chroma metadata (the inverse of :func:`chroma_metadata`)."""
+    if metadata is None:
+        return {}
+    if DATA_KEY in metadata:
+        loaded: dict[str, Any] = json.loads(metadata[DATA_KEY])
+        return loaded
+    found = ((name, metadata.get(metadata_key((name,)))) for name in definition.data_names)
+    return {name: _leaf_value(stored) for name, stored in found if stored is not None}
+
+
+def replacing(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The metadata that replaces ``old`` by ``new``: Chroma's upsert merges, so old keys are set to None."""
+    if not old:
+        return dict(new)
+    return {**dict.fromkeys(old), **new}
 
 
 def _operand(value: Scalar) -> Scalar:
@@ -399,31 +444,37 @@ class ChromaVectorBackend:
     # -- records ------------------------------------------------------------------------------------------
 
     def upsert(self, spec: CollectionSpec, records: Sequence[StoredRecord]) -> None:
-        metadatas = [
-            chroma_metadata(record.data, spec.definition) for record in records
-        ]  # may raise: before I/O
+        definition = spec.definition
+        metadatas = [chroma_metadata(record.data, definition) for record in records]  # may raise: before I/O
         vectors = np.stack([record.vector for record in records if record.vector is not None])
         ids = [record.key for record in records]
 
         def work(handle: Any) -> None:
             for part in self._chunks(len(ids)):
-                handle.upsert(ids=ids[part], embeddings=vectors[part], metadatas=metadatas[part])
+                keys, new = ids[part], metadatas[part]
+                existing = handle.get(ids=keys, include=["metadatas"])
+                old = dict(zip(existing["ids"], existing["metadatas"], strict=True))
+                replaced = [replacing(data, old.get(key)) for key, data in zip(keys, new, strict=True)]
+                handle.upsert(ids=keys, embeddings=vectors[part], metadatas=replaced)
 
         self._run(spec, "upsert", work)
 
-    def _record(self, key: str, metadata: Mapping[str, Any], vector: Any) -> StoredRecord:
+    def _record(
+        self, definition: RecordDefinition, key: str, metadata: Mapping[str, Any] | None, vector: Any
+    ) -> StoredRecord:
         stored = None if vector is None else np.asarray(vector, dtype=np.float32)
-        return StoredRecord(key, json.loads(metadata[DATA_KEY]), stored)
+        return StoredRecord(key, record_data(metadata, definition), stored)
 
     def get(self, spec: CollectionSpec, keys: Sequence[str], include_vectors: bool) -> list[StoredRecord]:
         include = ["metadatas", "embeddings"] if include_vectors else ["metadatas"]
+        record = functools.partial(self._record, spec.definition)
 
         def work(handle: Any) -> list[StoredRecord]:
             found: list[StoredRecord] = []
             for part in self._chunks(len(keys)):
                 result = handle.get(ids=list(keys[part]), include=include)
                 vectors = result["embeddings"] if include_vectors else [None] * len(result["ids"])
-                found.extend(map(self._record, result["ids"], result["metadatas"], vectors))
+                found.extend(map(record, result["ids"], result["metadatas"], vectors))
             return found
 
         return self._run(spec, "get", work)
@@ -458,7 +509,7 @@ class ChromaVectorBackend:
             ids, metadatas, distances = result["ids"][0], result["metadatas"][0], result["distances"][0]
             vectors = result["embeddings"][0] if include_vectors else [None] * len(ids)
             hits = [
-                (self._record(key, metadata, vector), _score(float(distance), metric))
+                (self._record(spec.definition, key, metadata, vector), _score(float(distance), metric))
                 for key, metadata, distance, vector in zip(ids, metadatas, distances, vectors, strict=True)
             ]
             hits.sort(key=lambda hit: (-hit[1], hit[0].key))
