@@ -3,12 +3,20 @@
 Storage layout of one record in a Chroma collection:
 
 - id: the key text; embedding: the vector (Chroma never embeds anything itself: ``embedding_function=None``);
-- metadata ``memstore:data``: the record's data fields as JSON text (what reads return, exactly);
 - one metadata entry per scalar leaf of each **filterable** field, under the field's path with ``\\ . : # $``
   backslash-escaped and nested keys joined by ``.`` (``("tags", "topic")`` -> ``tags.topic``): strings and
   booleans as themselves, numbers as an order-preserving 64-bit integer image of their float value. Lists and
   nulls are not stored as leaves: the filter language compares scalars only, so a comparison on them is
-  false, as a missing field's is.
+  false, as a missing field's is;
+- metadata ``memstore:data``: the record's data fields as JSON text, written only when the leaves cannot
+  rebuild the data exactly (nesting, lists, nulls, unfiltered fields, integral floats such as ``2.0``, whose
+  image reads back as an int). Flat records, the common case, cost Chroma nothing beyond their own fields:
+  ingest runs at raw ``collection.add`` speed (see benchmarks/bench_vectors.py).
+
+Chroma's upsert merges metadata into an existing record, so an upsert first reads the batch's old metadata
+(one ``get`` by id) and clears every key the new record does not set: a replaced record keeps no stale leaf
+that a filter could still match. (Two processes replacing the same key at the same instant can still leave
+the union of their leaves: Chroma offers no transaction to close that window.)
 
 Why numbers are not stored as Chroma numbers: Chroma 1.5 changes about one float in five by one unit in the
 last place when it stores it (so 0.9999999999999999 equals 1.0), and compares a float with a stored integer
@@ -23,9 +31,6 @@ What Chroma cannot say raises ValidationError naming it, before any I/O:
   missing fields, and Chroma has no "is not a number" test; write the opposite bounds instead;
 - an integer that a 64-bit float does not hold exactly (beyond 2**53, such as 2**60 + 1), in a filterable
   field or a filter: comparing it through floats could call two different numbers equal.
-
-One metadata entry per filterable leaf plus the data keeps ingest within ~10% of raw Chroma with the same
-metadata (see benchmarks/bench_vectors.py).
 
 Scores: Chroma returns distances (``1 - cos``, ``1 - dot``, squared L2); they are turned into the library's
 scores (cosine similarity, dot product, negative Euclidean distance).
@@ -77,6 +82,7 @@ DEFAULT_TIMEOUT = 30.0
 _ESCAPED = re.compile(r"[\\.:#$]")
 
 
+@functools.lru_cache(maxsize=4096)
 def metadata_key(field: Field) -> str:
     """The Chroma metadata key of a field path (collision-free: separators are the only bare dots)."""
     return ".".join(_ESCAPED.sub(lambda match: "\\" + match.group(), part) for part in field)
