@@ -57,7 +57,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_vectors.py
 	$(PY) benchmarks/bench_langchain_turn.py
 
-# The vector benchmark alone; BENCH_ARGS="--sizes 10000 100000" adds the 100k size (long: Chroma ingest).
+# The vector benchmark alone (10k and 100k vectors); BENCH_ARGS="--sizes 10000" for the quick 10k run.
 bench-vectors: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_vectors.py $(BENCH_ARGS)
 
