@@ -212,7 +212,10 @@ def test_format_template_and_name(store: Memstore) -> None:
     asyncio.run(block.aput([say("user", "the code word is marmalade")]))
     content = asyncio.run(block.aget([say("user", "code word?")]))
     assert content.startswith("Earlier:\n<message role='user'>the code word is marmalade</message>")
-    memory = Memory.from_defaults(session_id="s", token_limit=500, memory_blocks=[block])
+    # On memstore: LlamaIndex's default aiosqlite store would outlive the loops of Memory's sync calls.
+    memory = Memory.from_defaults(
+        session_id="s", chat_store=MemstoreMemoryChatStore(store), token_limit=500, memory_blocks=[block]
+    )
     assert "<Past>" in str(memory.get(input="code word?")[0].content)
 
 

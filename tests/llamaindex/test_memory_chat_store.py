@@ -15,6 +15,7 @@ from llama_index.core.llms import ChatMessage, MessageRole
 from llama_index.core.memory import Memory
 from llama_index.core.storage.chat_store.base_db import MessageStatus
 from llama_index.core.storage.chat_store.sql import SQLAlchemyChatStore
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from llamaindex_memstore import MemstoreMemoryChatStore
 from memstore import ConflictError, Memstore, Message, NotFoundError, ValidationError
@@ -266,26 +267,43 @@ def _conversation(turns: int) -> list[ChatMessage]:
     return messages
 
 
-def test_memory_archives_old_messages_like_its_default_store(memory_store: MemstoreMemoryChatStore) -> None:
-    reference_store = SQLAlchemyChatStore(
-        table_name="reference", async_database_uri="sqlite+aiosqlite:///:memory:"
-    )
+async def test_memory_archives_old_messages_like_its_default_store(
+    memory_store: MemstoreMemoryChatStore,
+) -> None:
+    # One event loop and an engine disposed at the end: the reference's aiosqlite connection must not outlive
+    # the loop it was opened on (Memory's sync methods run each call on a loop of its own).
+    engine = create_async_engine("sqlite+aiosqlite:///:memory:")
+    reference_store = SQLAlchemyChatStore(table_name="reference", async_engine=engine)
     ours = Memory.from_defaults(session_id="session", chat_store=memory_store, token_limit=300)
     reference = Memory.from_defaults(session_id="session", chat_store=reference_store, token_limit=300)
+    try:
+        turns = _conversation(25)
+        for message in turns:
+            await ours.aput(message)
+            await reference.aput(message)
+        archived = await memory_store.count_messages("session", ARCHIVED)
+        active = await memory_store.count_messages("session", ACTIVE)
+        assert archived > 0
+        assert active + archived == len(turns)
+        assert await ours.aget_all(ACTIVE) == await reference.aget_all(ACTIVE)
+        assert await ours.aget_all(ARCHIVED) == await reference.aget_all(ARCHIVED)
+        assert await ours.aget_all() == turns
+        assert await ours.aget() == await reference.aget()
+        await ours.areset()
+        assert await ours.aget_all() == []
+    finally:
+        await engine.dispose()
+
+
+def test_memory_sync_methods_reach_the_store(memory_store: MemstoreMemoryChatStore) -> None:
+    memory = Memory.from_defaults(session_id="sync", chat_store=memory_store, token_limit=300)
     turns = _conversation(25)
     for message in turns:
-        ours.put(message)
-        reference.put(message)
-    archived = asyncio.run(memory_store.count_messages("session", ARCHIVED))
-    active = asyncio.run(memory_store.count_messages("session", ACTIVE))
-    assert archived > 0
-    assert active + archived == len(turns)
-    assert ours.get_all(ACTIVE) == reference.get_all(ACTIVE)
-    assert ours.get_all(ARCHIVED) == reference.get_all(ARCHIVED)
-    assert ours.get_all() == turns
-    assert ours.get() == reference.get()
-    ours.reset()
-    assert ours.get_all() == []
+        memory.put(message)
+    assert asyncio.run(memory_store.count_messages("sync", ARCHIVED)) > 0
+    assert memory.get_all() == turns
+    memory.reset()
+    assert memory.get_all() == []
 
 
 async def test_memory_async_and_chat_history(memory_store: MemstoreMemoryChatStore) -> None:

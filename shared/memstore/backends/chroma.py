@@ -62,7 +62,7 @@ from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 from memstore.records import Distance, RecordDefinition
 from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector
 
-__all__ = ["ChromaVectorBackend", "chroma_metadata", "metadata_key", "to_chroma_where"]
+__all__ = ["ChromaVectorBackend", "chroma_metadata", "metadata_key", "record_data", "to_chroma_where"]
 
 logger = logging.getLogger(__name__)
 
