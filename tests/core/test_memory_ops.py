@@ -97,7 +97,8 @@ def test_stats(store: Memstore) -> None:
     else:
         assert stats.storage_bytes is not None
         assert stats.storage_bytes > 0
-    assert _memory(store, "b").stats().conversations == {"b": 2}
+    bound = _memory(store, "b").stats()
+    assert (bound.messages, bound.conversations, bound.vectors) == (2, {"b": 2}, 2), "vectors of b only"
 
 
 def _rows(store: Memstore, conversation_id: str) -> list[tuple[Any, ...]]:

@@ -75,6 +75,8 @@ def test_collection_lifecycle(store: VectorStore) -> None:
         lambda: collection.get("a"),
         lambda: collection.get_batch(["a"]),
         lambda: collection.count(),
+        lambda: collection.count(filter=Eq("lang", "en")),
+        lambda: collection.count(filter=In("lang", [])),
         lambda: collection.search([1, 0, 0, 0]),
         lambda: collection.delete("a"),
         lambda: collection.delete_batch(["a"]),
@@ -385,8 +387,11 @@ def _assert_filters_match_the_reference(
         found = _search_or_refusal(collection, [1, 0, 0, 0], spec, backend)
         if found is None:
             refused.append(spec)
+            with pytest.raises(ValidationError):
+                collection.count(filter=spec)
             continue
         assert set(found) == expected, f"{spec!r}"
+        assert collection.count(filter=spec) == len(expected), f"count of {spec!r}"
     assert len(refused) == (2 if backend.kind == "chroma" else 0), refused
 
 

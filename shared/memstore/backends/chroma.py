@@ -492,8 +492,16 @@ class ChromaVectorBackend:
 
         self._run(spec, "delete", work)
 
-    def count(self, spec: CollectionSpec) -> int:
-        return self._run(spec, "count", lambda handle: int(handle.count()))
+    def count(self, spec: CollectionSpec, where: Filter | None) -> int:
+        translated = True if where is None else to_chroma_where(where)
+
+        def work(handle: Any) -> int:
+            if isinstance(translated, dict):
+                return len(handle.get(where=translated, include=[])["ids"])
+            total = int(handle.count())  # also reports a missing collection when the filter matches nothing
+            return total if translated else 0
+
+        return self._run(spec, "count", work)
 
     def search(
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool

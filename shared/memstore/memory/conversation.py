@@ -723,7 +723,7 @@ class ConversationMemory:
             by_role[role] = by_role.get(role, 0) + count
             by_type[type_] = by_type.get(type_, 0) + count
         try:
-            vectors = self._collection.count()
+            vectors = self._collection.count(filter=None if cids is None else In("conversation_id", cids))
         except NotFoundError:
             vectors = 0
         return MemoryStats(

@@ -182,8 +182,8 @@ class VectorBackend(Protocol):
     def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
         """Delete ``keys`` (unique); missing keys are ignored."""
 
-    def count(self, spec: CollectionSpec) -> int:
-        """How many records the collection holds."""
+    def count(self, spec: CollectionSpec, where: Filter | None) -> int:
+        """How many records the collection holds, or how many match ``where``."""
 
     def search(
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool
@@ -479,9 +479,10 @@ class VectorCollection(Generic[T]):
         if wanted:
             self._backend.delete(spec, wanted)
 
-    def count(self) -> int:
-        """How many records the collection holds."""
-        return self._backend.count(self._spec())
+    def count(self, *, filter: Filter | Mapping[str, Any] | None = None) -> int:
+        """How many records the collection holds, or how many match ``filter`` (as in :meth:`search`)."""
+        spec = self._spec()
+        return self._backend.count(spec, check_where(filter, spec.definition, self.name))
 
     def search(
         self,

@@ -92,9 +92,12 @@ class MemoryVectorBackend:
             for key in keys:
                 collection.data.pop(key, None)
 
-    def count(self, spec: CollectionSpec) -> int:
+    def count(self, spec: CollectionSpec, where: Filter | None) -> int:
         with self._lock:
-            return len(self._get(spec).data)
+            data = self._get(spec).data
+            if where is None:
+                return len(data)
+            return sum(1 for values in data.values() if matches(where, values))
 
     def search(
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool

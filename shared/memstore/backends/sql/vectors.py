@@ -251,8 +251,10 @@ class SqlVectorBackend:
 
         return self._db.run(work, write=False, operation="vectors.get")
 
-    def count(self, spec: CollectionSpec) -> int:
+    def count(self, spec: CollectionSpec, where: Filter | None) -> int:
         query = select(func.count()).select_from(records_table).where(records_table.c.collection == spec.name)
+        if where is not None:
+            query = query.where(compile_filter(where, records_table.c.data, self._db.backend_name))
 
         def work(conn: Connection) -> int:
             total = int(conn.execute(query).scalar_one())
