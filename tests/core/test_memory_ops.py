@@ -156,6 +156,9 @@ def test_backup_and_restore_sqlite(tmp_path: Path) -> None:
             "age": "old"
         }
         assert memory.stats().vectors == 3
+        assert sorted(path.name for path in backup.parent.iterdir()) == ["one.db"], "one self-contained file"
+        with store.database.engine.connect() as conn:  # type: ignore[union-attr]
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal", "the live file stays WAL"
         with pytest.raises(KeyError):
             memory.restore(tmp_path / "missing.db")
         (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)

@@ -842,6 +842,9 @@ class ConversationMemory:
             destination = sqlite3.connect(str(target))
             try:
                 source.backup(destination)  # type: ignore[union-attr]
+                # The copy inherits WAL mode, and reading a WAL file creates -wal/-shm files beside it: make
+                # the backup one self-contained file (the live database keeps its own mode on restore).
+                destination.execute("PRAGMA journal_mode=DELETE")
             finally:
                 destination.close()
         return target
