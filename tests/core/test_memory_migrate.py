@@ -92,6 +92,28 @@ def test_from_langchain_sql_chat_message_history(
         migrate(memory, "langchain-sql", url, table="no_such_table")
 
 
+@pytest.mark.parametrize("corrupt", ["not json", '"a string"', '{"type": "human", "data": 3}'])
+def test_a_corrupt_source_row_is_a_typed_error_before_any_write(
+    target: tuple[Memstore, ConversationMemory], tmp_path: Path, corrupt: str
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path}/langchain.db"
+    engine = create_engine(url)
+    good = json.dumps({"type": "human", "data": {"content": "hi", "type": "human"}})
+    with engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE message_store (id INTEGER PRIMARY KEY, session_id TEXT, message TEXT)")
+        )
+        rows = [{"s": "s1", "m": good} for _ in range(1200)] + [{"s": "s1", "m": corrupt}]
+        conn.execute(text("INSERT INTO message_store (session_id, message) VALUES (:s, :m)"), rows)
+    engine.dispose()
+    store, memory = target
+    with pytest.raises(ValidationError, match="row id 1201"):
+        migrate(memory, "langchain-sql", url)
+    assert store.buffer("s1").get_msg() == [], "nothing written"
+
+
 def test_from_llamaindex_sqlalchemy_chat_store(
     target: tuple[Memstore, ConversationMemory], tmp_path: Path
 ) -> None:
@@ -163,7 +185,8 @@ def test_progress_bar_counts_the_migrated_messages(
     source.write_text(json.dumps({"c": [{"role": "user", "content": f"note {i}"} for i in range(7)]}))
     migrate(memory, "json", str(source), backup=False, progress=True)
     err = capsys.readouterr().err
-    assert "migrate json: 7msg" in err
+    assert "migrate json: 100%" in err
+    assert "7/7" in err, "the checking pass gives the bar its total"
 
 
 def test_json_without_ids_migrated_twice_conflicts_instead_of_duplicating(
@@ -188,6 +211,12 @@ def test_json_without_ids_migrated_twice_conflicts_instead_of_duplicating(
     bad.write_text(json.dumps({"c": [{"content": "no role"}]}))
     with pytest.raises(ValidationError):
         migrate(memory, "json", str(bad), backup=False)
+    late = tmp_path / "late.json"  # the bad message comes after two full batches
+    late.write_text(json.dumps({"late": [{"role": "user", "content": f"m{i}"} for i in range(1200)] + [{}]}))
+    with pytest.raises(ValidationError, match="message 1200"):
+        migrate(memory, "json", str(late))
+    assert store.buffer("late").get_msg() == [], "nothing written"
+    assert not list(tmp_path.glob("*.pre-migrate-*")), "no backup taken for a source that fails its check"
 
 
 def test_migrated_histories_read_back_through_the_adapters_as_the_originals(

@@ -136,6 +136,12 @@ def test_export_import_round_trip(store: Memstore, tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"role": "user"}\n')
     with pytest.raises(ValidationError, match=r"bad\.jsonl:1"):
         everywhere.import_(tmp_path / "bad.jsonl")
+    late = tmp_path / "late.jsonl"  # the bad line comes after two full batches
+    late.write_text(path.read_text(encoding="utf-8") + "not json\n", encoding="utf-8")
+    with Memstore(MEMORY_URL, vectors="memory") as fresh:
+        with pytest.raises(ValidationError, match=r"late\.jsonl:6"):
+            _memory(fresh, None).import_(late, batch_size=2)
+        assert _memory(fresh, None).stats().messages == 0, "nothing written"
 
 
 def test_backup_and_restore_sqlite(tmp_path: Path) -> None:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -168,6 +169,19 @@ def _from_json(value: dict[str, Any]) -> Message:
         position=value.get("position"),
         created_at=None if created is None else datetime.fromisoformat(created),
     )
+
+
+def _jsonl_messages(source: Path) -> Iterator[Message]:
+    """The messages of an :meth:`ConversationMemory.export` file, line by line (ValidationError names the
+    first bad line)."""
+    with source.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield _from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValidationError(f"{source}:{number}: not a memstore message line ({exc})") from exc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -794,36 +808,36 @@ class ConversationMemory:
 
     def import_(self, path: str | Path, *, batch_size: int = 500, progress: bool = False) -> int:
         """Add the messages of a JSONL file written by :meth:`export` (ids, positions, metadata and times
-        kept), indexing them for recall; streamed in batches. Returns how many were imported."""
-        from tqdm import tqdm
+        kept), indexing them for recall; streamed in batches. Returns how many were imported.
 
+        The whole file is read and checked first: a malformed line raises ValidationError before anything
+        is written. A failure while writing (a duplicate id: ConflictError; a backend error) leaves the
+        batches written before it.
+        """
         check_count(batch_size, "batch_size", minimum=1)
         source = Path(path)
         if not source.is_file():
             raise NotFoundError(f"no file {str(source)!r}")
-        imported = 0
-        batch: list[Message] = []
-        with (
-            source.open(encoding="utf-8") as lines,
-            tqdm(desc="import", unit="msg", disable=not progress) as bar,
-        ):
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    batch.append(_from_json(json.loads(line)))
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise ValidationError(f"{source}:{number}: not a memstore message line ({exc})") from exc
-                if len(batch) >= batch_size:
-                    self.add(batch)
-                    imported += len(batch)
-                    bar.update(len(batch))
-                    batch = []
-            if batch:
+        total = sum(1 for _ in _jsonl_messages(source))
+        return self._add_stream(_jsonl_messages(source), total, batch_size, "import", progress)[0]
+
+    def _add_stream(
+        self, messages: Iterable[Message], total: int, batch_size: int, label: str, progress: bool
+    ) -> tuple[int, set[str]]:
+        """:meth:`add` ``messages`` in batches under a tqdm bar of ``total``; returns the count and the
+        conversation ids written."""
+        from tqdm import tqdm
+
+        written = 0
+        conversations: set[str] = set()
+        stream = iter(messages)
+        with tqdm(desc=label, unit="msg", total=total, disable=not progress) as bar:
+            while batch := list(itertools.islice(stream, batch_size)):
                 self.add(batch)
-                imported += len(batch)
+                written += len(batch)
+                conversations.update(message.conversation_id or "" for message in batch)
                 bar.update(len(batch))
-        return imported
+        return written, conversations
 
     def backup(self, path: str | Path) -> Path:
         """Copy the whole SQLite database (messages, keyword index, outbox, and vectors when they live in it:

@@ -16,10 +16,16 @@ store them (role, type, content, metadata), so those adapters read migrated hist
 messages. Messages keep their order; ids are derived from the source's row ids, so migrating the same source
 twice raises :class:`~memstore.errors.ConflictError` instead of duplicating. A SQLite target is backed up
 first (``<db>.pre-migrate-<UTC time>.db`` beside it, via the online backup API).
+
+The source is read twice: once to check every message, once to write. A bad message anywhere (a row the
+source library could not have written, a JSON message without a role) raises ValidationError naming it
+before the backup or any write. A failure while writing leaves the batches before it; the backup is the way
+back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -197,36 +203,57 @@ def _rows(url: str, table_name: str, order: tuple[str, ...]) -> Iterator[Any]:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def _reading_row(table: str, row_id: object) -> Iterator[None]:
+    """A row the source library could not have written (bad JSON, wrong shape) becomes ValidationError."""
+    try:
+        yield
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise ValidationError(f"table {table!r}, row id {row_id!r}: not a stored message ({exc!r})") from exc
+
+
+def _langchain_message(row: Any, table: str) -> Message:
+    """A row as ``langchain_memstore`` stores a LangChain message (role from the type, ``type`` the LangChain
+    type, every field but content under ``metadata["langchain"]``), so ``MemstoreChatMessageHistory`` reads
+    migrated history back as the original messages."""
+    raw = row.message
+    payload = json.loads(raw) if isinstance(raw, str) else raw
+    data = dict(payload.get("data") or {})
+    kind = str(payload.get("type") or data.get("type") or "human")
+    content = data.pop("content", "")
+    data.pop("type", None)
+    role = _LANGCHAIN_ROLES.get(kind) or str(data.get("role") or "chat")
+    return Message(
+        role=role,
+        content=content,
+        type=kind,
+        metadata={"langchain": data},
+        id=_stable_id("langchain", table, row.session_id, row.id),
+        conversation_id=str(row.session_id),
+    )
+
+
 def _from_langchain_sql(url: str, table: str) -> Iterator[Message]:
-    """Each row as ``langchain_memstore`` stores a LangChain message (role from the type, ``type`` the
-    LangChain type, every field but content under ``metadata["langchain"]``), so
-    ``MemstoreChatMessageHistory`` reads migrated history back as the original messages."""
     for row in _rows(url, table, ("session_id", "id")):
-        raw = row.message
-        payload = json.loads(raw) if isinstance(raw, str) else raw
-        data = dict(payload.get("data") or {})
-        kind = str(payload.get("type") or data.get("type") or "human")
-        content = data.pop("content", "")
-        data.pop("type", None)
-        role = _LANGCHAIN_ROLES.get(kind) or str(data.get("role") or "chat")
-        yield Message(
-            role=role,
-            content=content,
-            type=kind,
-            metadata={"langchain": data},
-            id=_stable_id("langchain", table, row.session_id, row.id),
-            conversation_id=str(row.session_id),
-        )
+        with _reading_row(table, row.id):
+            message = _langchain_message(row, table)
+        yield message
+
+
+def _llamaindex_row_message(row: Any, table: str) -> Message:
+    raw = row.data
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    created = datetime.fromtimestamp(int(row.timestamp) / 1e9, tz=timezone.utc)
+    message = _llamaindex_message(data, str(row.key), f"{table}:{row.id}", created)
+    if getattr(row, "status", "active") not in (None, "active"):
+        message = message.replace(metadata={**message.metadata, "llamaindex_status": row.status})
+    return message
 
 
 def _from_llamaindex_sql(url: str, table: str) -> Iterator[Message]:
     for row in _rows(url, table, ("key", "timestamp", "id")):
-        raw = row.data
-        data = json.loads(raw) if isinstance(raw, str) else raw
-        created = datetime.fromtimestamp(int(row.timestamp) / 1e9, tz=timezone.utc)
-        message = _llamaindex_message(data, str(row.key), f"{table}:{row.id}", created)
-        if getattr(row, "status", "active") not in (None, "active"):
-            message = message.replace(metadata={**message.metadata, "llamaindex_status": row.status})
+        with _reading_row(table, row.id):
+            message = _llamaindex_row_message(row, table)
         yield message
 
 
@@ -269,28 +296,12 @@ def migrate(
     With ``backup`` (the default) a SQLite target is backed up first; ``progress`` shows a tqdm bar (long
     histories take a while: every message is embedded). Returns a :class:`MigrationReport`.
     """
-    from tqdm import tqdm  # type: ignore[import-untyped]
-
     if kind not in SOURCES:
         raise ValidationError(f"unknown migration source {kind!r}: use one of {', '.join(SOURCES)}")
-    messages = _messages(kind, source, table)
-    first = next(messages, None)  # read (and validate the source) before taking the backup
-    taken = _backup_first(memory) if backup and first is not None else None
-    count = 0
-    conversations: set[str] = set()
-    batch: list[Message] = [] if first is None else [first]
-    with tqdm(desc=f"migrate {kind}", unit="msg", disable=not progress) as bar:
-        for message in messages:
-            batch.append(message)
-            if len(batch) >= BATCH:
-                memory.add(batch)
-                count += len(batch)
-                conversations.update(m.conversation_id or "" for m in batch)
-                bar.update(len(batch))
-                batch = []
-        if batch:
-            memory.add(batch)
-            count += len(batch)
-            conversations.update(m.conversation_id or "" for m in batch)
-            bar.update(len(batch))
+    # A first pass reads and checks the whole source: bad input raises before the backup or any write.
+    total = sum(1 for _ in _messages(kind, source, table))
+    taken = _backup_first(memory) if backup and total else None
+    count, conversations = memory._add_stream(
+        _messages(kind, source, table), total, BATCH, f"migrate {kind}", progress
+    )
     return MigrationReport(count, len(conversations), taken)
