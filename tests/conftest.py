@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -28,22 +29,20 @@ from memstore.stores.vectors import VectorBackend
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+_Server = TypeVar("_Server", PostgresServer, ChromaServer)
 
-def _unavailable(reason: str) -> None:
+
+def _unavailable(reason: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: backend tests must run, not skip)", pytrace=False)
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer | str]:
-    """The session's PostgreSQL, or the reason it could not start."""
-    external = os.environ.get("MEMSTORE_TEST_POSTGRES_URL")
-    if external:
-        yield PostgresServer(url=external, data_dir=Path("/nonexistent"), bindir=Path(), run_as=[])
-        return
+def _session_service(start: Callable[[], _Server]) -> Iterator[_Server | str]:
+    """Start a server for the session and stop it at the end; yields the reason instead if it cannot start
+    (the tests that need it then call :func:`_unavailable`)."""
     try:
-        server = start_postgres()
+        server = start()
     except ServiceUnavailable as exc:
         yield str(exc)
         return
@@ -53,12 +52,21 @@ def postgres_server() -> Iterator[PostgresServer | str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | str]:
+    """The session's PostgreSQL, or the reason it could not start."""
+    external = os.environ.get("MEMSTORE_TEST_POSTGRES_URL")
+    if external:
+        yield PostgresServer(url=external, data_dir=Path("/nonexistent"), bindir=Path(), run_as=[])
+        return
+    yield from _session_service(start_postgres)
+
+
 @pytest.fixture
 def postgresql_url(postgres_server: PostgresServer | str) -> Iterator[str]:
     """A URL whose connections see only a fresh, empty schema (dropped after the test)."""
     if isinstance(postgres_server, str):
         _unavailable(f"PostgreSQL unavailable: {postgres_server}")
-        raise AssertionError("unreachable")
     schema_name = f"t_{uuid.uuid4().hex[:16]}"
     admin = sa.create_engine(postgres_server.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -106,15 +114,7 @@ def chroma_server() -> Iterator[ChromaServer | str]:
         host, port = parsed.hostname or "127.0.0.1", parsed.port or 8000
         yield ChromaServer(host=host, port=port, data_dir=Path(), process=None)
         return
-    try:
-        server = start_chroma()
-    except ServiceUnavailable as exc:
-        yield str(exc)
-        return
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _session_service(start_chroma)
 
 
 @pytest.fixture
@@ -122,7 +122,6 @@ def chroma_server_backend(chroma_server: ChromaServer | str) -> Iterator[VectorB
     """A backend on the session's Chroma server; every collection is deleted after the test."""
     if isinstance(chroma_server, str):
         _unavailable(f"Chroma server unavailable: {chroma_server}")
-        raise AssertionError("unreachable")
     backend = ChromaVectorBackend(host=chroma_server.host, port=chroma_server.port, timeout=60)
     try:
         yield backend
@@ -180,7 +179,6 @@ def private_chroma_server() -> Iterator[ChromaServer]:
         server = start_chroma()
     except ServiceUnavailable as exc:
         _unavailable(f"Chroma server unavailable: {exc}")
-        raise AssertionError("unreachable") from exc
     try:
         yield server
     finally:
