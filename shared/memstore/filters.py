@@ -11,7 +11,9 @@ Semantics every backend honours:
 - comparisons are type-strict: ``True`` is not ``1`` and ``"1"`` is not ``1`` (ints and floats are numbers);
 - a comparison on a missing field is false, and ``Not`` is plain negation (so ``Not(Eq("a", 1))`` matches a
   record without ``a``);
-- :class:`Range` compares numbers only.
+- :class:`Range` compares numbers only;
+- numbers compare exactly, as Python compares an int with a float (``2**53 + 1`` is not ``2.0**53``), so
+  large integer ids filter correctly; integers in a filter must fit in 64 bits.
 
 :func:`parse_filter` also accepts the familiar dict form: ``{"lang": "en", "year": {"$gte": 2020},
 "$or": [...]}`` with ``$eq $ne $in $nin $gt $gte $lt $lte $and $or $not``; a dict without operators
@@ -58,8 +60,15 @@ def _field(field: str | Iterable[str]) -> Field:
     return keys
 
 
+INT64 = range(-(2**63), 2**63)
+
+
 def _scalar(value: object) -> Scalar:
-    if isinstance(value, bool | int):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if value not in INT64:
+            raise ValidationError(f"filter integer {value} does not fit in 64 bits (databases compare int64)")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -205,7 +214,7 @@ def matches(node: Filter, record: Mapping[str, Any]) -> bool:
         stored = _lookup(record, node.field)
         if isinstance(stored, bool) or not isinstance(stored, int | float):
             return False
-        return all(_COMPARE[op](float(stored), float(value)) for op, value in node.bounds())
+        return all(_COMPARE[op](stored, value) for op, value in node.bounds())  # Python: int/float exactly
     if isinstance(node, And):
         return all(matches(child, record) for child in node.filters)
     if isinstance(node, Or):

@@ -119,6 +119,50 @@ def test_random_filter_trees_agree_with_the_reference(probe: Any, node: Filter) 
     assert _sql_ids(probe, node) == _reference_ids(node)
 
 
+# Numbers where float arithmetic would blur the answer: ints beyond 2**53 (snowflake ids), their float
+# neighbours, floats whose repr is not their exact value, ints beyond 64 bits in the data.
+NUMBERS: list[int | float] = [
+    0, 1, -1, 0.5, 1.0, -0.0, 0.1, 0.30000000000000004, 2**53, 2**53 + 1, 2.0**53, 2**60, 2.0**60,
+    2**60 + 1, 1_790_000_000_000_000_000, 1_790_000_000_000_000_001, 1_790_000_000_000_000_100,
+    2**63 - 1, -(2**63), 1e300, -1e300,
+]  # fmt: skip
+STORED_NUMBERS: list[int | float] = [*NUMBERS, 2**63, 2**64 + 1, 10**400, -(10**400)]
+
+
+def test_numbers_compare_exactly_as_python_compares_them(sql_url: str) -> None:
+    records = [{"n": value} for value in STORED_NUMBERS]
+    database = Database(sql_url, create_tables=False)
+    table = sa.Table(
+        "numbers",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("data", JsonDocument()),
+    )
+    table.create(database.engine)
+    with database.engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": i, "data": r} for i, r in enumerate(records)])
+    nodes: list[Filter] = [In("n", NUMBERS[:5]), In("n", [2**53 + 1, 2**60 + 1])]
+    for value in NUMBERS:
+        nodes += [Eq("n", value), Range("n", gt=value), Range("n", gte=value), Range("n", lt=value)]
+        nodes.append(Range("n", lte=value))
+    try:
+        with database.engine.connect() as conn:
+            for node in nodes:
+                query = sa.select(table.c.id).where(compile_filter(node, table.c.data, database.backend_name))
+                found = sorted(conn.execute(query).scalars())
+                expected = [i for i, record in enumerate(records) if matches(node, record)]
+                assert found == expected, node
+    finally:
+        database.close()
+
+
+def test_filter_integers_must_fit_in_64_bits() -> None:
+    Eq("n", 2**63 - 1)
+    for make in (lambda: Eq("n", 2**63), lambda: In("n", [-(2**63) - 1]), lambda: Range("n", gt=10**400)):
+        with pytest.raises(ValidationError, match="64 bits"):
+            make()
+
+
 def test_dict_form_parses_to_the_same_tree() -> None:
     spec = {"lang": "en", "year": {"$gte": 2020, "$lt": 2022}, "$or": [{"draft": True}, {"tags": {"$ne": 1}}]}
     assert parse_filter(spec) == And(

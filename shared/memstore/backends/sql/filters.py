@@ -8,15 +8,22 @@ missing field gives a definite false and ``NOT`` stays plain negation, as in :fu
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import math
+import operator
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol, TypeAlias
 
-from sqlalchemy import Float, and_, case, cast, false, func, literal, not_, or_, true
+from sqlalchemy import Float, Integer, Numeric, and_, case, cast, false, func, literal, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from memstore._validate import dumps
 from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 
 __all__ = ["compile_filter", "json_field_equals"]
+
+Comparison: TypeAlias = Callable[[Any, Any], Any]
+_OPERATORS: dict[str, Comparison] = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
 class JsonAccess(Protocol):
@@ -29,8 +36,11 @@ class JsonAccess(Protocol):
     def string_equals(self, column: ColumnElement[Any], field: Field, value: str) -> ColumnElement[Any]:
         """The field is a JSON string equal to ``value`` (the most common filter: kept cheap)."""
 
-    def number(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
-        """The field as a SQL number, NULL unless it is a JSON number."""
+    def compare(
+        self, column: ColumnElement[Any], field: Field, op: Comparison, value: int | float
+    ) -> ColumnElement[Any]:
+        """``field op value`` compared exactly, as Python compares an int and a float; NULL unless the field
+        is a JSON number."""
 
     def boolean_text(self, value: bool) -> str:
         """How :meth:`text` renders a JSON boolean."""
@@ -62,10 +72,15 @@ class _SqliteJson:
         path = self._path(field)
         return and_(func.json_type(column, path) == "text", func.json_extract(column, path) == value)
 
-    def number(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
+    def compare(
+        self, column: ColumnElement[Any], field: Field, op: Comparison, value: int | float
+    ) -> ColumnElement[Any]:
+        # json_extract gives an INTEGER for an integer and a REAL otherwise, and SQLite compares an INTEGER
+        # with a REAL exactly: bound as its own type, the value compares exactly too.
         raw_kind = func.json_type(column, self._path(field))
-        value = func.json_extract(column, self._path(field))
-        return case((raw_kind.in_(["integer", "real"]), value), else_=None)
+        stored = func.json_extract(column, self._path(field))
+        bound = literal(value, Integer if isinstance(value, int) else Float)
+        return case((raw_kind.in_(["integer", "real"]), op(stored, bound)), else_=None)
 
     def boolean_text(self, value: bool) -> str:
         return "true" if value else "false"
@@ -83,11 +98,39 @@ class _PostgresJson:
     def string_equals(self, column: ColumnElement[Any], field: Field, value: str) -> ColumnElement[Any]:
         return and_(self.kind(column, field) == "string", self.text(column, field) == value)
 
-    def number(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
-        return case((self.kind(column, field) == "number", cast(self.text(column, field), Float)), else_=None)
+    def compare(
+        self, column: ColumnElement[Any], field: Field, op: Comparison, value: int | float
+    ) -> ColumnElement[Any]:
+        # ``json`` keeps a number's text as written. An integer's text compares exactly as ``numeric``; other
+        # numbers as float8, what they were written from. The value's ``numeric`` form is exact for an int,
+        # and for a float it is its shortest repr: no integer lies between a float and its repr, so an
+        # integer compares with it as with the float itself.
+        text = self.text(column, field)
+        is_number = self.kind(column, field) == "number"
+        exact = Decimal(value) if isinstance(value, int) or value.is_integer() else Decimal(repr(value))
+        integer = and_(is_number, text.regexp_match("^-?[0-9]+$"))
+        return case(
+            (integer, op(cast(text, Numeric), literal(exact, Numeric))),
+            (is_number, _float_compare(cast(text, Float), op, value)),
+            else_=None,
+        )
 
     def boolean_text(self, value: bool) -> str:
         return "true" if value else "false"
+
+
+def _float_compare(stored: ColumnElement[Any], op: Comparison, value: int | float) -> ColumnElement[Any]:
+    """``stored op value`` for a float8 ``stored``, exact even for an int that no float holds (beyond 2**53):
+    no float equals it, and a float is above it exactly when it is at or above the next float up."""
+    as_float = float(value)
+    if as_float == value:
+        return op(stored, literal(as_float, Float))  # type: ignore[no-any-return]
+    below, above = sorted((as_float, math.nextafter(as_float, math.inf if as_float < value else -math.inf)))
+    if op is operator.eq:
+        return false()
+    if op in (operator.gt, operator.ge):
+        return stored >= literal(above, Float)
+    return stored <= literal(below, Float)
 
 
 _ACCESS: dict[str, JsonAccess] = {"sqlite": _SqliteJson(), "postgresql": _PostgresJson()}
@@ -103,7 +146,7 @@ def json_field_equals(
             access.kind(column, field) == "boolean", access.text(column, field) == access.boolean_text(value)
         )
     elif isinstance(value, int | float):
-        clause = access.number(column, field) == literal(value, Float)
+        clause = access.compare(column, field, operator.eq, value)
     else:
         clause = access.string_equals(column, field, value)
     return func.coalesce(clause, false())
@@ -118,14 +161,10 @@ def compile_filter(node: Filter, column: ColumnElement[Any], dialect: str) -> Co
             return false()
         return or_(*(json_field_equals(column, node.field, value, dialect) for value in node.values))
     if isinstance(node, Range):
-        number = _ACCESS[dialect].number(column, node.field)
-        comparisons = {
-            ">": lambda v: number > v,
-            ">=": lambda v: number >= v,
-            "<": lambda v: number < v,
-            "<=": lambda v: number <= v,
-        }
-        clause = and_(*(comparisons[op](literal(value, Float)) for op, value in node.bounds()))
+        access = _ACCESS[dialect]
+        clause = and_(
+            *(access.compare(column, node.field, _OPERATORS[op], value) for op, value in node.bounds())
+        )
         return func.coalesce(clause, false())
     if isinstance(node, And):
         return and_(true(), *(compile_filter(child, column, dialect) for child in node.filters))
