@@ -40,7 +40,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from langchain_core.documents import Document
@@ -51,7 +51,7 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from langchain_memstore.embeddings import MemstoreEmbeddings
 from langchain_memstore.errors import ForeignDataError
-from memstore import DataField, KeyField, RecordDefinition, ValidationError, VectorField
+from memstore import DataField, KeyField, NotFoundError, RecordDefinition, ValidationError, VectorField
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range, parse_filter
 from memstore.records import DISTANCES, Distance
 from memstore.stores.vectors import SearchResult, VectorCollection
@@ -67,6 +67,7 @@ TEXT_FIELD = "text"
 METADATA_FIELD = "metadata"
 
 _Record = dict[str, Any]
+_R = TypeVar("_R")
 
 
 def _definition(dimensions: int, distance: Distance) -> RecordDefinition:
@@ -222,6 +223,24 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         with self._lock:
             self._collection = None
 
+    def _on_collection(
+        self, work: Callable[[VectorCollection[_Record]], _R], missing: _R, dimensions: int | None = None
+    ) -> _R:
+        """``work`` on the collection (created for a write of ``dimensions``), or ``missing`` if there is
+        none to read. A collection deleted by another store or process since this one cached it is looked up
+        again once: reads then find nothing, a write creates it anew."""
+        for attempt in range(2):
+            collection = self._existing() if dimensions is None else self._for_write(dimensions)
+            if collection is None:
+                return missing
+            try:
+                return work(collection)
+            except NotFoundError:
+                self._forget()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
     # -- records and documents --------------------------------------------------------------------------
 
     @staticmethod
@@ -274,7 +293,9 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         ids: list[str] | None,
     ) -> list[str]:
         records, keys = self._records(texts, vectors, metadatas, ids)
-        self._for_write(len(records[0][VECTOR_FIELD])).upsert_batch(records)
+        self._on_collection(
+            lambda collection: collection.upsert_batch(records), None, len(records[0][VECTOR_FIELD])
+        )
         return keys
 
     def add_texts(
@@ -318,9 +339,8 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
             self._forget()
             self._store.vectors.get_collection(self.collection_name).delete_collection()
             return True
-        collection = self._existing()
-        if collection is not None and ids:
-            collection.delete_batch(list(ids))
+        if ids:
+            self._on_collection(lambda collection: collection.delete_batch(list(ids)), None)
         return True
 
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
@@ -329,10 +349,15 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The documents with ``ids``, in the order asked (each once); missing ids are left out."""
-        collection = self._existing()
-        if collection is None or not ids:
+        if not ids:
             return []
-        return [self._document(r) for r in collection.get_batch(list(ids), include_vectors=False)]
+        wanted = list(ids)
+
+        def read(collection: VectorCollection[_Record]) -> list[_Record]:
+            return collection.get_batch(wanted, include_vectors=False)
+
+        nothing: list[_Record] = []
+        return [self._document(record) for record in self._on_collection(read, nothing)]
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Async twin of :meth:`get_by_ids`."""
@@ -348,10 +373,9 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         include_vectors: bool = False,
     ) -> list[SearchResult[_Record]]:
         where = translate_filter(filter)  # bad filters raise even on an empty store
-        collection = self._existing()
-        if collection is None:
-            return []
-        return collection.search(vector, k, filter=where, include_vectors=include_vectors)
+        return self._on_collection(
+            lambda collection: collection.search(vector, k, filter=where, include_vectors=include_vectors), []
+        )
 
     def similarity_search_with_score_by_vector(
         self, embedding: list[float], k: int = 4, filter: Filter | dict[str, Any] | None = None, **kwargs: Any

@@ -25,8 +25,8 @@ different answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
@@ -81,6 +81,9 @@ UNSUPPORTED_OPERATORS = frozenset(
     }
 )
 """Operators the core filter language cannot express exactly: they raise ``ValueError``."""
+
+
+T = TypeVar("T")
 
 
 def _definition(dimensions: int, distance: str) -> RecordDefinition:
@@ -274,6 +277,17 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
         self._collection = handle
         return handle
 
+    def _fresh(self, plan: Callable[..., Plan[T]], *args: Any) -> Plan[T]:
+        """Run ``plan(*args)``; if the cached collection was deleted by another store or process since
+        (NotFoundError), look it up again and run the plan once more: reads find nothing, writes create it."""
+        try:
+            return (yield from plan(*args))
+        except NotFoundError:
+            if self._collection is None:
+                raise
+            self._collection = None
+            return (yield from plan(*args))
+
     def _probe(self, collection: VectorCollection[dict[str, Any]]) -> list[float]:
         return [1.0] * collection.definition.vector.dimensions
 
@@ -282,17 +296,20 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
         collection = yield from self._open(None)
         if collection is None:
             return []
+        total = yield Call(collection, "count", (), {"filter": where})
+        if total > MAX_TOP_K:
+            raise ValidationError(
+                f"{total} nodes match, more than {MAX_TOP_K}; memstore's vector collections have no filtered "
+                "scan, so this operation is limited to that many"
+            )
+        if not total:
+            return []
         hits = yield Call(
             collection,
             "search",
-            (self._probe(collection), MAX_TOP_K),
+            (self._probe(collection), total),
             {"filter": where, "include_vectors": include_vectors},
         )
-        if len(hits) >= MAX_TOP_K:
-            raise ValidationError(
-                f"more than {MAX_TOP_K} nodes match; memstore's vector collections have no filtered scan, "
-                "so this operation is limited to that many"
-            )
         return [hit.record for hit in hits]
 
     # -- writing ------------------------------------------------------------------------------------------
@@ -308,11 +325,11 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
 
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Insert or replace ``nodes`` (each needs an embedding) in one batch; returns their ids."""
-        return run_sync(self._add(nodes))
+        return run_sync(self._fresh(self._add, nodes))
 
     async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         """Async twin of :meth:`add`."""
-        return await run_async(self._add(nodes))
+        return await run_async(self._fresh(self._add, nodes))
 
     def _delete_where(self, where: Filter | None) -> Plan[None]:
         collection = yield from self._open(None)
@@ -337,11 +354,11 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node of document ``ref_doc_id``."""
-        run_sync(self._delete_where(Eq("ref_doc_id", ref_doc_id)))
+        run_sync(self._fresh(self._delete_where, Eq("ref_doc_id", ref_doc_id)))
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Async twin of :meth:`delete`."""
-        await run_async(self._delete_where(Eq("ref_doc_id", ref_doc_id)))
+        await run_async(self._fresh(self._delete_where, Eq("ref_doc_id", ref_doc_id)))
 
     def _delete_nodes(self, node_ids: list[str] | None, filters: MetadataFilters | None) -> Plan[None]:
         where = to_memstore_filter(filters)
@@ -358,13 +375,13 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
     ) -> None:
         """Delete the nodes among ``node_ids`` (all if None) that match ``filters`` (all if None)."""
-        run_sync(self._delete_nodes(node_ids, filters))
+        run_sync(self._fresh(self._delete_nodes, node_ids, filters))
 
     async def adelete_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
     ) -> None:
         """Async twin of :meth:`delete_nodes`."""
-        await run_async(self._delete_nodes(node_ids, filters))
+        await run_async(self._fresh(self._delete_nodes, node_ids, filters))
 
     def _clear(self) -> Plan[None]:
         # Deletes the records and keeps the collection: other handles on it (other processes, other
@@ -374,11 +391,11 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
 
     def clear(self) -> None:
         """Delete every node (the collection itself stays, with its dimensions)."""
-        run_sync(self._clear())
+        run_sync(self._fresh(self._clear))
 
     async def aclear(self) -> None:
         """Async twin of :meth:`clear`."""
-        await run_async(self._clear())
+        await run_async(self._fresh(self._clear))
 
     # -- reading ------------------------------------------------------------------------------------------
 
@@ -398,13 +415,13 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
         """The nodes among ``node_ids`` (all if None) matching ``filters`` (all if None), with embeddings."""
-        return run_sync(self._get_nodes(node_ids, filters))
+        return run_sync(self._fresh(self._get_nodes, node_ids, filters))
 
     async def aget_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
         """Async twin of :meth:`get_nodes`."""
-        return await run_async(self._get_nodes(node_ids, filters))
+        return await run_async(self._fresh(self._get_nodes, node_ids, filters))
 
     def _query(self, query: VectorStoreQuery, kwargs: dict[str, Any]) -> Plan[VectorStoreQueryResult]:
         mode = VectorStoreQueryMode(query.mode)
@@ -463,11 +480,11 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
         """The ``similarity_top_k`` nodes most similar to ``query.query_embedding`` that pass its filters,
         ``node_ids`` and ``doc_ids``; ``mmr`` mode re-ranks for diversity (``mmr_threshold`` from kwargs or
         the query)."""
-        return run_sync(self._query(query, kwargs))
+        return run_sync(self._fresh(self._query, query, kwargs))
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Async twin of :meth:`query`."""
-        return await run_async(self._query(query, kwargs))
+        return await run_async(self._fresh(self._query, query, kwargs))
 
     def __repr__(self) -> str:
         return f"MemstoreVectorStore({self._store!r}, collection_name={self.collection_name!r})"

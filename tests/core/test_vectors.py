@@ -24,6 +24,7 @@ from memstore import (
     ValidationError,
     VectorField,
 )
+from memstore.backends.exact import ExactIndex
 from memstore.backends.memory.vectors import MemoryVectorBackend
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range, matches, parse_filter
 from memstore.records import Distance
@@ -118,6 +119,36 @@ def test_a_handle_sees_the_collection_deleted_and_recreated_elsewhere(store: Vec
     assert ids(second.search([0, 1, 0, 0])) == ["b"]
 
 
+def test_a_handle_never_writes_with_a_definition_the_collection_no_longer_has(store: VectorStore) -> None:
+    bound = store.get_collection("moved", DEFINITION)
+    bound.create()
+    bound.upsert(rec("a", [1, 0, 0, 0], lang="en"))
+    adopting = store.get_collection("moved")  # no definition: takes the stored one
+    assert adopting.count() == 1
+    other = RecordDefinition(
+        KeyField("id"), VectorField("embedding", dimensions=2, distance="euclidean"), [DataField("lang")]
+    )
+    recreated = store.get_collection("moved", other)
+    bound.delete_collection()
+    recreated.create()
+    operations = [
+        lambda: bound.upsert(rec("b", [1, 0, 0, 0])),
+        lambda: bound.upsert_batch(iter([rec("b", [1, 0, 0, 0])])),
+        lambda: bound.get("a"),
+        lambda: bound.delete("a"),
+        lambda: bound.count(),
+        lambda: bound.search([1, 0, 0, 0]),
+    ]
+    for operation in operations:
+        with pytest.raises(ConflictError, match="another definition"):
+            operation()
+    assert recreated.count() == 0, "nothing written through the stale handle"
+    assert adopting.count() == 0  # its next call to the backend finds the new definition and takes it
+    assert adopting.upsert({"id": "c", "embedding": [0.5, 0.5], "lang": "fr"}) == "c"
+    assert adopting.definition == other
+    assert ids(recreated.search([0.5, 0.5])) == ["c"]
+
+
 def test_a_collection_is_bound_to_its_definition(store: VectorStore) -> None:
     store.get_collection("bound", DEFINITION).create()
     other = RecordDefinition(KeyField("id"), VectorField("embedding", dimensions=5), [DataField("lang")])
@@ -156,6 +187,22 @@ def test_upsert_get_round_trip_and_replace(docs: VectorCollection[dict[str, Any]
     docs.upsert(rec("a", (1, 0, 0, 0), lang="fr"))
     assert docs.get("a") == {"id": "a", "embedding": [1.0, 0.0, 0.0, 0.0], "lang": "fr"}
     assert docs.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("best", "others"),
+    [([1e20, 0.0], [1.0, 1.0]), ([1.0, 0.0], [1e-30, 1e-25])],
+    ids=["huge", "tiny"],
+)
+def test_extreme_magnitudes_keep_the_true_best_hit(best: list[float], others: list[float]) -> None:
+    """The exact backends' short list (memory, SQL): norms beyond float32's square range must not push the
+    best record out of it."""
+    index = ExactIndex(2, "cosine")
+    keys = ["best", *(f"o{i:02d}" for i in range(40))]
+    rows = [best, *([others[0], others[1] * (1 + i / 100)] for i in range(40))]
+    index.upsert(keys, np.array(rows, dtype=np.float32))
+    key, score = index.search(np.array([1.0, 0.0], dtype=np.float32), 1)[0]
+    assert (key, round(score, 6)) == ("best", 1.0)
 
 
 def test_numpy_vectors_are_accepted(docs: VectorCollection[dict[str, Any]]) -> None:

@@ -208,6 +208,17 @@ def test_delete_without_ids_drops_the_collection(backend: Memstore) -> None:
     assert [d.id for d in vs.similarity_search("y")] == ["2"]
 
 
+def test_a_collection_deleted_by_another_instance_is_looked_up_again(backend: Memstore) -> None:
+    first = MemstoreVectorStore("dropped", DeterministicFakeEmbedding(size=4), store=backend)
+    first.add_texts(["x"], ids=["1"])
+    MemstoreVectorStore("dropped", DeterministicFakeEmbedding(size=4), store=backend).delete()
+    assert first.similarity_search("x") == []
+    assert first.get_by_ids(["1"]) == []
+    assert first.delete(["1"]) is True
+    first.add_texts(["y"], ids=["2"])  # creates it anew
+    assert [d.id for d in first.similarity_search("y")] == ["2"]
+
+
 def test_reopen_reads_the_stored_collection(sqlite_url: str) -> None:
     with MemstoreVectorStore(
         "kept", DeterministicFakeEmbedding(size=5), store=sqlite_url, vectors="sql"

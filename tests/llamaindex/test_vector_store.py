@@ -464,6 +464,17 @@ def test_two_handles_on_one_collection(vector_memstore: Memstore) -> None:
     assert remaining(second) == ["node-3", "node-4"]
 
 
+def test_a_collection_deleted_by_another_handle_is_looked_up_again(vector_memstore: Memstore) -> None:
+    first = MemstoreVectorStore(vector_memstore, collection_name="li-dropped")
+    first.add(make_nodes()[:3])
+    vector_memstore.vectors.get_collection("li-dropped").delete_collection()  # another store, another process
+    assert first.query(VectorStoreQuery(query_embedding=QUERY, similarity_top_k=2)).ids == []
+    assert first.get_nodes() == []
+    first.delete_nodes(["node-0"])
+    first.add(make_nodes()[3:4])  # creates it anew
+    assert remaining(first) == ["node-3"]
+
+
 def test_reads_create_nothing_and_layouts_are_checked(vector_memstore: Memstore) -> None:
     sized = MemstoreVectorStore(vector_memstore, collection_name="li-sized", dimensions=3)
     assert sized.query(VectorStoreQuery(query_embedding=[1.0, 0.0, 0.0], similarity_top_k=1)).ids == []
@@ -537,14 +548,25 @@ def test_more_matches_than_one_search_returns(monkeypatch: pytest.MonkeyPatch) -
     with Memstore("memory://") as memstore:
         store = MemstoreVectorStore(memstore, collection_name="li-rounds")
         nodes = [
-            TextNode(id_=f"r{i}", text="t", embedding=[1.0, float(i)], metadata={"even": i % 2 == 0})
+            TextNode(
+                id_=f"r{i}",
+                text="t",
+                embedding=[1.0, float(i)],
+                metadata={"parity": "odd" if i % 2 else "even"},
+            )
             for i in range(30)
         ]
         for node in nodes:
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id="doc")
         store.add(nodes)
-        with pytest.raises(ValidationError, match="more than 7"):
+        with pytest.raises(ValidationError, match="30 nodes match, more than 7"):
             store.get_nodes()
+        store.delete_nodes(filters=flat(leaf("parity", "==", "even")))
+        with pytest.raises(ValidationError, match="15 nodes match, more than 7"):
+            store.get_nodes(filters=flat(leaf("parity", "==", "odd")))
+        monkeypatch.setattr("llamaindex_memstore.vector_store.MAX_TOP_K", 15)
+        assert len(store.get_nodes()) == 15, "exactly the limit is not too many"
+        store.add(nodes)
         assert len(store.get_nodes(node_ids=[f"r{i}" for i in range(30)])) == 30  # by id: no limit
         store.delete("doc")
         assert memstore.vectors.get_collection("li-rounds").count() == 0

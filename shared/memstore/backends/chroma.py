@@ -60,7 +60,7 @@ from memstore._validate import dumps
 from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
 from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 from memstore.records import Distance, RecordDefinition
-from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector
+from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector, check_current
 
 __all__ = ["ChromaVectorBackend", "chroma_metadata", "metadata_key", "record_data", "to_chroma_where"]
 
@@ -237,6 +237,12 @@ def to_chroma_where(node: Filter) -> dict[str, Any] | bool:
     return _translate(node, negate=False)
 
 
+@functools.lru_cache(maxsize=256)
+def _stored_definition(raw: str | None) -> RecordDefinition | None:
+    """The definition in a collection's ``memstore:spec`` metadata (parsed once per distinct text)."""
+    return None if raw is None else CollectionSpec.from_json("", json.loads(raw)).definition
+
+
 def _score(distance: float, metric: Distance) -> float:
     if metric == "euclidean":
         return -math.sqrt(max(distance, 0.0))
@@ -380,6 +386,7 @@ class ChromaVectorBackend:
         """Run ``work(collection)``, renewing a cached handle gone stale (the collection was re-created)."""
         for attempt in range(2):
             handle = self._handle(spec.name)
+            check_current(spec, _stored_definition((handle.metadata or {}).get(SPEC_KEY)))
             try:
                 with _errors(operation):
                     return work(handle)

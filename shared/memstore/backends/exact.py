@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +35,9 @@ class ExactIndex:
         self._rows: dict[str, int] = {}
         self._matrix: _Floats = np.empty((16, dimensions), dtype=np.float32)
         # Per-row norm (cosine) or squared norm (euclidean); unused for dot.
-        self._norms: _Floats = np.empty(16, dtype=np.float32)
+        # float64: a squared norm overflows float32 for entries beyond ~1e19 (and underflows below ~1e-19),
+        # which would throw the true best row out of the short list.
+        self._norms: npt.NDArray[np.float64] = np.empty(16, dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -50,8 +53,8 @@ class ExactIndex:
         row = self._rows.get(key)
         return None if row is None else self._matrix[row].copy()
 
-    def _row_norms(self, vectors: _Floats) -> _Floats:
-        squared: _Floats = np.einsum("ij,ij->i", vectors, vectors)
+    def _row_norms(self, vectors: _Floats) -> npt.NDArray[np.float64]:
+        squared: npt.NDArray[np.float64] = np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64)
         return np.sqrt(squared) if self.distance == "cosine" else squared
 
     def upsert(self, keys: Sequence[str], vectors: _Floats) -> None:
@@ -64,7 +67,7 @@ class ExactIndex:
             capacity = max(needed, 2 * len(self._matrix))
             matrix = np.empty((capacity, self.dimensions), dtype=np.float32)
             matrix[: len(self._keys)] = self._matrix[: len(self._keys)]
-            norms = np.empty(capacity, dtype=np.float32)
+            norms = np.empty(capacity, dtype=np.float64)
             norms[: len(self._keys)] = self._norms[: len(self._keys)]
             self._matrix, self._norms = matrix, norms
         for key in new:
@@ -92,7 +95,7 @@ class ExactIndex:
         self._keys.clear()
         self._rows.clear()
 
-    def _scores(self, query: _Floats, rows: npt.NDArray[np.intp] | None) -> _Floats:
+    def _scores(self, query: _Floats, rows: npt.NDArray[np.intp] | None) -> npt.NDArray[np.floating[Any]]:
         count = len(self._keys)
         full = rows is None or len(rows) > count // 8
         matrix = self._matrix[:count] if full else self._matrix[rows]
@@ -104,7 +107,7 @@ class ExactIndex:
         # Only the short list's order matters here (it is rescored exactly), so any monotone form will do:
         # cosine needs the norms, dot is the product, and -|m - q|^2 ranks like 2 m.q - |m|^2.
         products: _Floats = np.einsum("ij,j->i", matrix, query)
-        scores: _Floats
+        scores: npt.NDArray[np.floating[Any]]
         if self.distance == "cosine":
             scores = products / norms
         elif self.distance == "dot":

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
@@ -52,12 +52,14 @@ __all__ = [
     "Key",
     "NamePolicy",
     "SearchResult",
+    "StaleCollectionError",
     "StoredRecord",
     "Vector",
     "VectorBackend",
     "VectorCollection",
     "VectorStore",
     "check_collection_name",
+    "check_current",
     "sanitize_collection_name",
 ]
 
@@ -70,6 +72,7 @@ Vector = npt.NDArray[np.float32]
 NamePolicy = Literal["strict", "sanitize"]
 
 T = TypeVar("T")
+_R = TypeVar("_R")
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -141,6 +144,19 @@ class CollectionSpec:
             raise ValidationError(f"collection {name!r} has no readable memstore definition") from exc
 
 
+class StaleCollectionError(ConflictError):
+    """Raised by a backend when the collection under a name now has another definition than the spec it was
+    handed (deleted and re-created elsewhere). :class:`VectorCollection` reads the definition again and
+    retries once; callers see a ConflictError only if their own definition no longer matches."""
+
+
+def check_current(spec: CollectionSpec, stored: RecordDefinition | None) -> None:
+    """Raise StaleCollectionError unless ``stored`` (the definition under ``spec.name`` now; None: not a
+    memstore collection) is ``spec``'s."""
+    if stored != spec.definition:
+        raise StaleCollectionError(f"vector collection {spec.label!r} was re-created with another definition")
+
+
 @dataclass(frozen=True)
 class StoredRecord:
     """A record as backends keep it: key text, JSON data (the data fields), the vector (None if not read)."""
@@ -154,8 +170,10 @@ class VectorBackend(Protocol):
     """What a vector backend implements; everything else is shared in :class:`VectorCollection`.
 
     Inputs arrive validated: keys are encoded text, vectors are float32 arrays of the right size, ``where``
-    only names filterable fields. Every operation on a collection that does not exist raises NotFoundError;
-    driver failures raise BackendError. Scores follow the module's convention (higher = more similar).
+    only names filterable fields. Every operation on a collection that does not exist raises NotFoundError,
+    and on a collection whose stored definition is not ``spec``'s (re-created elsewhere) StaleCollectionError
+    (:func:`check_current`); driver failures raise BackendError. Scores follow the module's convention
+    (higher = more similar).
     """
 
     kind: str
@@ -368,6 +386,15 @@ class VectorCollection(Generic[T]):
         with self._lock:
             self._checked = None
 
+    def _current(self, work: Callable[[CollectionSpec], _R]) -> _R:
+        """Run ``work`` on the checked spec; if the collection was re-created with another definition since
+        it was checked, check it again (ConflictError if it no longer fits this handle) and run once more."""
+        try:
+            return work(self._spec())
+        except StaleCollectionError:
+            self._forget()
+            return work(self._spec())
+
     # -- the collection -----------------------------------------------------------------------------------
 
     def create(self) -> None:
@@ -447,12 +474,16 @@ class VectorCollection(Generic[T]):
         record. SQL and memory write a batch atomically; Chroma writes batches larger than its maximum batch
         size in several calls.
         """
-        spec = self._spec()
-        prepared = self._prepare(spec.definition, records)
-        if prepared:
-            unique = {record.key: record for record in prepared}
-            self._backend.upsert(spec, list(unique.values()))
-        return [decode_key(record.key, spec.definition) for record in prepared]
+        batch = list(records)
+
+        def work(spec: CollectionSpec) -> list[Key]:
+            prepared = self._prepare(spec.definition, batch)
+            if prepared:
+                unique = {record.key: record for record in prepared}
+                self._backend.upsert(spec, list(unique.values()))
+            return [decode_key(record.key, spec.definition) for record in prepared]
+
+        return self._current(work)
 
     def get(self, key: Key, *, include_vectors: bool = True) -> T | None:
         """The record with ``key``, or None."""
@@ -461,12 +492,16 @@ class VectorCollection(Generic[T]):
 
     def get_batch(self, keys: Iterable[Key], *, include_vectors: bool = True) -> list[T]:
         """The records with ``keys``, in the order asked (each once); missing keys are left out."""
-        spec = self._spec()
-        wanted = list(dict.fromkeys(encode_key(key, spec.definition) for key in keys))
-        if not wanted:
-            return []
-        found = {record.key: record for record in self._backend.get(spec, wanted, include_vectors)}
-        return [self._from_stored(spec.definition, found[key]) for key in wanted if key in found]
+        asked = list(keys)
+
+        def work(spec: CollectionSpec) -> list[T]:
+            wanted = list(dict.fromkeys(encode_key(key, spec.definition) for key in asked))
+            if not wanted:
+                return []
+            found = {record.key: record for record in self._backend.get(spec, wanted, include_vectors)}
+            return [self._from_stored(spec.definition, found[key]) for key in wanted if key in found]
+
+        return self._current(work)
 
     def delete(self, key: Key) -> None:
         """Delete the record with ``key`` (nothing happens if there is none)."""
@@ -474,15 +509,20 @@ class VectorCollection(Generic[T]):
 
     def delete_batch(self, keys: Iterable[Key]) -> None:
         """Delete the records with ``keys``; missing keys are ignored."""
-        spec = self._spec()
-        wanted = list(dict.fromkeys(encode_key(key, spec.definition) for key in keys))
-        if wanted:
-            self._backend.delete(spec, wanted)
+        asked = list(keys)
+
+        def work(spec: CollectionSpec) -> None:
+            wanted = list(dict.fromkeys(encode_key(key, spec.definition) for key in asked))
+            if wanted:
+                self._backend.delete(spec, wanted)
+
+        self._current(work)
 
     def count(self, *, filter: Filter | Mapping[str, Any] | None = None) -> int:
         """How many records the collection holds, or how many match ``filter`` (as in :meth:`search`)."""
-        spec = self._spec()
-        return self._backend.count(spec, check_where(filter, spec.definition, self.name))
+        return self._current(
+            lambda spec: self._backend.count(spec, check_where(filter, spec.definition, self.name))
+        )
 
     def search(
         self,
@@ -499,11 +539,14 @@ class VectorCollection(Generic[T]):
         Scores: higher = more similar (cosine similarity, dot product, or negative Euclidean distance).
         Vectors are left out of the records unless ``include_vectors`` is true.
         """
-        spec = self._spec()
-        query = check_vector(vector, spec.definition.vector, "query vector")
-        where = check_where(filter, spec.definition, self.name)
-        hits = self._backend.search(spec, query, _check_top_k(top_k), where, include_vectors)
-        return [SearchResult(self._from_stored(spec.definition, record), score) for record, score in hits]
+
+        def work(spec: CollectionSpec) -> list[SearchResult[T]]:
+            query = check_vector(vector, spec.definition.vector, "query vector")
+            where = check_where(filter, spec.definition, self.name)
+            hits = self._backend.search(spec, query, _check_top_k(top_k), where, include_vectors)
+            return [SearchResult(self._from_stored(spec.definition, record), score) for record, score in hits]
+
+        return self._current(work)
 
     acreate = to_async(create)
     acreate_if_not_exists = to_async(create_if_not_exists)

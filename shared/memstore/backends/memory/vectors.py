@@ -14,7 +14,7 @@ from memstore._validate import dumps
 from memstore.backends.exact import ExactIndex
 from memstore.errors import NotFoundError
 from memstore.filters import Filter, matches
-from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector
+from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector, check_current
 
 __all__ = ["MemoryVectorBackend"]
 
@@ -43,6 +43,7 @@ class MemoryVectorBackend:
         found = self._collections.get(spec.name)
         if found is None:
             raise NotFoundError(f"vector collection {spec.label!r} does not exist")
+        check_current(spec, found.spec.definition)
         return found
 
     def create_collection(self, spec: CollectionSpec) -> bool:

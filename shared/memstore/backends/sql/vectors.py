@@ -36,7 +36,8 @@ from memstore.backends.sql.schema import vector_collections as collections_table
 from memstore.backends.sql.schema import vector_records as records_table
 from memstore.errors import NotFoundError
 from memstore.filters import Filter
-from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector
+from memstore.records import RecordDefinition
+from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector, check_current
 
 __all__ = ["SqlVectorBackend"]
 
@@ -55,6 +56,7 @@ def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
 _HEAD = select(collections_table.c.uid, collections_table.c.version).where(
     collections_table.c.name == bindparam("name")
 )
+_SPEC = select(collections_table.c.spec).where(collections_table.c.name == bindparam("name"))
 _WHERE_KEYS = (
     records_table.c.collection == bindparam("collection"),
     records_table.c.key.in_(bindparam("keys", expanding=True)),
@@ -109,6 +111,8 @@ class SqlVectorBackend:
         self.kind = database.backend_name
         self._caches: dict[str, _Cache] = {}
         self._caches_lock = threading.Lock()
+        # The definition of each collection creation (uid) seen: read once per creation, checked every call.
+        self._definitions: dict[str, tuple[str, RecordDefinition]] = {}
 
     # -- collections --------------------------------------------------------------------------------------
 
@@ -161,6 +165,7 @@ class SqlVectorBackend:
         row = conn.execute(statement).first()
         if row is None:
             raise NotFoundError(f"vector collection {spec.label!r} does not exist")
+        self._check(conn, spec, str(row.uid))  # raising rolls the bump back
         return int(row.version), str(row.uid)
 
     def upsert(self, spec: CollectionSpec, records: Sequence[StoredRecord]) -> None:
@@ -225,7 +230,17 @@ class SqlVectorBackend:
         row = conn.execute(_HEAD, {"name": spec.name}).first()
         if row is None:
             raise NotFoundError(f"vector collection {spec.label!r} does not exist")
+        self._check(conn, spec, str(row.uid))
         return str(row.uid), int(row.version)
+
+    def _check(self, conn: Connection, spec: CollectionSpec, uid: str) -> None:
+        """StaleCollectionError if the collection, as created under ``uid``, has another definition."""
+        known = self._definitions.get(spec.name)
+        if known is None or known[0] != uid:
+            stored = conn.execute(_SPEC, {"name": spec.name}).scalar_one()
+            known = (uid, CollectionSpec.from_json(spec.name, stored).definition)
+            self._definitions[spec.name] = known
+        check_current(spec, known[1])
 
     def _fetch(
         self, conn: Connection, spec: CollectionSpec, keys: Sequence[str], include_vectors: bool
@@ -257,10 +272,8 @@ class SqlVectorBackend:
             query = query.where(compile_filter(where, records_table.c.data, self._db.backend_name))
 
         def work(conn: Connection) -> int:
-            total = int(conn.execute(query).scalar_one())
-            if total == 0:
-                self._require(conn, spec)
-            return total
+            self._require(conn, spec)
+            return int(conn.execute(query).scalar_one())
 
         return self._db.run(work, write=False, operation="vectors.count")
 
