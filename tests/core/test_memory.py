@@ -319,3 +319,24 @@ def test_embedded_chroma(tmp_path: Path) -> None:
             "Lisbon is lovely in spring"
         ]
         assert memory.recall("I am training for a marathon in October", k=1)[0].message.metadata == {"n": 5}
+
+
+def test_recall_checks_hits_against_the_messages_as_they_are_now(store: Memstore) -> None:
+    """A move or an edit made through the buffer is not in the index yet: recall must not return a message
+    its filters no longer admit (another conversation, another role)."""
+    memory = _memory(store, "private")
+    stored = memory.add(
+        [
+            Message("user", "the secret password is swordfish"),
+            Message("user", "my bank pin is 4242"),
+            Message("assistant", "noted"),
+        ]
+    )
+    store.buffer("private").move_oldest(1, "elsewhere")
+    found = {hit.message.text for hit in memory.recall("secret password swordfish", k=5)}
+    assert found == {"my bank pin is 4242", "noted"}, "the moved message stays out of this conversation"
+    store.buffer("private").edit_msg(stored[1].id or "", role="assistant", content="[redacted]")
+    assert memory.recall("bank pin", k=5, roles=["user"]) == []
+    later = datetime.now(timezone.utc) + timedelta(days=1)
+    store.buffer("private").edit_msg(stored[2].id or "", content="noted")  # created_at stays
+    assert memory.recall("noted", k=5, since=later) == []

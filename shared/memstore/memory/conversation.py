@@ -131,6 +131,18 @@ class _Scope:
             return None
         return parts[0] if len(parts) == 1 else And(*parts)
 
+    def admits(self, message: Message) -> bool:
+        """Whether ``message`` as stored now passes the filters (its index entry may predate an edit or a
+        move made through the buffer)."""
+        created = message.created_at
+        return (
+            (self.conversation_ids is None or message.conversation_id in self.conversation_ids)
+            and (self.roles is None or message.role in self.roles)
+            and (self.types is None or message.type in self.types)
+            and (self.since is None or (created is not None and created >= self.since))
+            and (self.until is None or (created is not None and created < self.until))
+        )
+
     def message_query(self) -> MessageQuery:
         return MessageQuery(
             roles_in=None if self.roles is None else tuple(self.roles),
@@ -594,7 +606,7 @@ class ConversationMemory:
             keyword_weight=self.keyword_weight,
             method=self.fusion,
         )
-        found = self._fetch(list(fused))
+        found = {key: m for key, m in self._fetch(list(fused)).items() if scope.admits(m)}
         fused = {key: value for key, value in fused.items() if key in found}
         if self.neighbour_weight > 0 and self.neighbour_radius > 0:
             # Only turns around the k best candidates can climb into the first k (checked on LoCoMo: the
