@@ -303,8 +303,23 @@ def test_validation(store: Memstore) -> None:
         memory.recall("x", context=-1)
     with pytest.raises(ValidationError):
         memory.add(["not a message"])  # type: ignore[list-item]
-    with pytest.raises(ValueError):
-        _memory(store, dense_weight=0.0, keyword_weight=0.0)
+    bad_options: list[dict[str, Any]] = [
+        {"dense_weight": 0.0, "keyword_weight": 0.0},
+        {"dense_weight": -1},
+        {"dense_weight": "0.5"},
+        {"keyword_weight": float("nan")},
+        {"neighbour_weight": True},
+        {"fusion": "bogus"},
+        {"half_life_days": 0},
+        {"half_life_days": "7"},
+    ]
+    for options in bad_options:
+        with pytest.raises(ValidationError):
+            _memory(store, **options)
+    for days in (float("nan"), float("inf"), -1, "7"):
+        with pytest.raises(ValidationError):
+            memory.delete_older_than(days)  # type: ignore[arg-type]
+    assert memory.delete_older_than(1e12) == 0  # further back than any date: nothing that old
 
 
 def test_embedded_chroma(tmp_path: Path) -> None:

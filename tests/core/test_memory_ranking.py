@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from memstore import ValidationError
 from memstore.memory import ranking
 
 
@@ -36,11 +37,11 @@ def test_fuse_rrf() -> None:
 
 
 def test_fuse_rejects_bad_weights() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         ranking.fuse({}, {}, dense_weight=0, keyword_weight=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         ranking.fuse({}, {}, dense_weight=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         ranking.fuse({}, {}, method="max")  # type: ignore[arg-type]
 
 
@@ -103,5 +104,5 @@ def test_neighbour_boost() -> None:
     assert both["a"] == pytest.approx(1.0 / scale)
     assert both["c"] == pytest.approx((0.5 + 0.2 * 0.0) / scale)
     assert ranking.neighbour_boost({"a": 0.7}, {"a": ("c", 0), "b": ("c", 1)}, 0.0, 2) == {"a": 0.7, "b": 0.0}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         ranking.neighbour_boost({}, {}, -0.1, 1)

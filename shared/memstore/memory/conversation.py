@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import math
 import sqlite3
 import threading
 import weakref
@@ -169,7 +170,17 @@ def _to_json(message: Message) -> dict[str, Any]:
     }
 
 
+def _check_number(value: object, what: str, *, positive: bool = False) -> None:
+    """A finite number >= 0 (> 0 if ``positive``), else ValidationError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(f"{what} must be a finite number, not {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise ValidationError(f"{what} must be {'> 0' if positive else '>= 0'}, not {value!r}")
+
+
 def _from_json(value: dict[str, Any]) -> Message:
+    if not isinstance(value, dict):
+        raise TypeError(f"a message is a JSON object, not {type(value).__name__}")
     created = value.get("created_at")
     return Message(
         role=value["role"],
@@ -251,13 +262,17 @@ class ConversationMemory:
         dimensions = getattr(embedder, "dimensions", None)
         if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
             raise ValidationError("the embedder must say its vector size as a positive int .dimensions")
+        for name, weight in (
+            ("dense_weight", dense_weight),
+            ("keyword_weight", keyword_weight),
+            ("neighbour_weight", neighbour_weight),
+        ):
+            _check_number(weight, name)
+        if half_life_days is not None:
+            _check_number(half_life_days, "half_life_days", positive=True)
         ranking.fuse({}, {}, dense_weight=dense_weight, keyword_weight=keyword_weight, method=fusion)
         check_count(candidates, "candidates", minimum=1)
         check_count(neighbour_radius, "neighbour_radius", minimum=0)
-        if isinstance(neighbour_weight, bool) or not isinstance(neighbour_weight, int | float):
-            raise ValidationError("neighbour_weight must be a number")
-        if neighbour_weight < 0:
-            raise ValidationError("neighbour_weight must be >= 0")
         self.store = store
         self.conversation_id = (
             None if conversation_id is None else check_identifier(conversation_id, "conversation_id")
@@ -678,9 +693,11 @@ class ConversationMemory:
         that last step fail (BackendError), the orphan vectors are never returned: recall reads every hit
         back from the messages table.
         """
-        if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
-            raise ValidationError("days must be a number >= 0")
-        cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+        _check_number(days, "days")
+        try:
+            cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+        except OverflowError:  # further back than datetime reaches: nothing is that old
+            return 0
         cids = self._scope_ids(conversation_id)
         if self._db is None:
             doomed: list[str] = []

@@ -26,6 +26,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from memstore.errors import ValidationError
+
 __all__ = [
     "BM25",
     "STOPWORDS",
@@ -102,7 +104,7 @@ def fuse(
 ) -> dict[str, float]:
     """One score per candidate of either list, in [0, 1] (see the module doc); higher is better."""
     if dense_weight < 0 or keyword_weight < 0 or dense_weight + keyword_weight <= 0:
-        raise ValueError("fusion weights must be >= 0 and not both 0")
+        raise ValidationError("fusion weights must be >= 0 and not both 0")
     if method == "minmax":
         left, right = minmax(dense), minmax(keyword)
         scale = dense_weight + keyword_weight
@@ -111,7 +113,7 @@ def fuse(
         right = rrf(sorted(keyword, key=lambda key: -keyword[key]), rrf_k)
         scale = (dense_weight + keyword_weight) / (rrf_k + 1)
     else:
-        raise ValueError(f"unknown fusion method {method!r}")
+        raise ValidationError(f"unknown fusion method {method!r}: use 'minmax' or 'rrf'")
     keys = set(left) | set(right)
     return {
         key: (dense_weight * left.get(key, 0.0) + keyword_weight * right.get(key, 0.0)) / scale
@@ -128,7 +130,7 @@ def neighbour_boost(
     the boost) start at 0.
     """
     if weight < 0 or radius < 0:
-        raise ValueError("the neighbour weight and radius must be >= 0")
+        raise ValidationError("the neighbour weight and radius must be >= 0")
     if weight == 0 or radius == 0:
         return {key: scores.get(key, 0.0) for key in slots}
     at = {slot: scores.get(key, 0.0) for key, slot in slots.items()}
@@ -154,7 +156,7 @@ def recency_decay(
     if half_life_days is None or not scores:
         return dict(scores)
     if half_life_days <= 0:
-        raise ValueError("half_life_days must be > 0")
+        raise ValidationError("half_life_days must be > 0")
     newest = max(created[key] for key in scores)
     return {
         key: value * 0.5 ** ((newest - created[key]).total_seconds() / 86400.0 / half_life_days)
