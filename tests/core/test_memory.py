@@ -322,6 +322,25 @@ def test_validation(store: Memstore) -> None:
     assert memory.delete_older_than(1e12) == 0  # further back than any date: nothing that old
 
 
+def test_add_returns_messages_in_input_order_across_conversations(store: Memstore) -> None:
+    everywhere = _memory(store, None)
+    pairs = (("a", "a1"), ("b", "b1"), ("a", "a2"))
+    batch = [Message("user", text, conversation_id=cid) for cid, text in pairs]
+    assert [m.text for m in everywhere.add(batch)] == ["a1", "b1", "a2"]
+
+
+def test_an_embedder_failing_on_the_query_is_a_backend_error(store: Memstore) -> None:
+    class Failing(HashingEmbedder):
+        def embed_query(self, text: str) -> list[float]:
+            raise RuntimeError("embedding service unreachable")
+
+    memory = store.memory("c1", embedder=Failing(64))
+    memory.add([Message("user", "zebra stripes")])
+    with pytest.raises(BackendError, match="embedding service unreachable") as caught:
+        memory.recall("zebra")
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
 def test_embedded_chroma(tmp_path: Path) -> None:
     pytest.importorskip("chromadb")
     with Memstore(f"sqlite:///{tmp_path}/m.db", vectors=f"chroma:///{tmp_path}/chroma") as store:

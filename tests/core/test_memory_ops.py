@@ -136,6 +136,18 @@ def test_export_import_round_trip(store: Memstore, tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"role": "user"}\n')
     with pytest.raises(ValidationError, match=r"bad\.jsonl:1"):
         everywhere.import_(tmp_path / "bad.jsonl")
+    good = [{"role": "user", "content": f"m{i}", "conversation_id": "A", "position": i} for i in range(3)]
+    unplaced = [{key: value for key, value in line.items() if key != "position"} for line in good]
+    for name, lines in {
+        "orphan": [*unplaced, {"role": "user", "content": "no conversation"}],
+        "mixed": [*good, {"role": "user", "content": "no position", "conversation_id": "A"}],
+    }.items():
+        target = tmp_path / f"{name}.jsonl"  # lines that only add()'s own checks refuse, after a full batch
+        target.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+        with Memstore(MEMORY_URL, vectors="memory") as fresh:
+            with pytest.raises(ValidationError):
+                _memory(fresh, None).import_(target, batch_size=2)
+            assert _memory(fresh, None).stats().messages == 0, f"{name}: nothing written"
     late = tmp_path / "late.jsonl"  # the bad line comes after two full batches
     late.write_text(path.read_text(encoding="utf-8") + "not json\n", encoding="utf-8")
     with Memstore(MEMORY_URL, vectors="memory") as fresh:
@@ -181,6 +193,21 @@ def test_restore_reindexes_vectors_outside_the_database(tmp_path: Path) -> None:
         memory = _memory(other, dense_weight=1.0, keyword_weight=0.0)
         assert memory.restore(backup) == 3
         assert memory.recall("fresh note about the violin concert", k=1)[0].message.metadata == {"age": "new"}
+
+
+def test_restore_through_a_bound_memory_reindexes_every_conversation(tmp_path: Path) -> None:
+    """restore() replaces the whole database, so every memory message is indexed again, not only the bound
+    conversation's; plain buffer messages stay out of recall as before."""
+    with Memstore(f"sqlite:///{tmp_path}/src.db", vectors="memory") as source:
+        source.memory("A", embedder=HashingEmbedder(64)).add([Message("user", "alpha apples")])
+        source.memory("B", embedder=HashingEmbedder(64)).add([Message("user", "bravo bananas")])
+        source.buffer("B").add_msg(Message("user", "bravo buffer only"))
+        backup = source.memory("A", embedder=HashingEmbedder(64)).backup(tmp_path / "backup.db")
+    with Memstore(f"sqlite:///{tmp_path}/dst.db", vectors="memory") as target:
+        assert target.memory("A", embedder=HashingEmbedder(64)).restore(backup) == 2
+        dense_b = target.memory("B", embedder=HashingEmbedder(64), keyword_weight=0, neighbour_weight=0)
+        assert [hit.message.text for hit in dense_b.recall("bravo bananas", k=5)] == ["bravo bananas"]
+        assert dense_b.stats().pending == 0
 
 
 @pytest.mark.parametrize("backend", ["memory", "postgresql"])

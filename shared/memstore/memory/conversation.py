@@ -334,18 +334,31 @@ class ConversationMemory:
         :meth:`reindex` (the next ``add`` also retries them).
         """
         batch = [messages] if isinstance(messages, Message) else list(messages)
+        targets, prepared = self._prepared(batch)
+        written: dict[str, Message] = {}
+        now = datetime.now(timezone.utc)
+        for cid, group in prepared.items():
+            written.update((m.id or "", m) for m in self._append(cid, group, now))
+        self._flush()
+        # Back in input order (each conversation was written as one group).
+        taken = dict.fromkeys(prepared, 0)
+        stored: list[Message] = []
+        for cid in targets:
+            stored.append(written[prepared[cid][taken[cid]].id or ""])
+            taken[cid] += 1
+        return stored
+
+    def _prepared(self, batch: list[Message]) -> tuple[list[str], dict[str, list[Message]]]:
+        """Check a batch as :meth:`add` writes it (every rule, no write): each message's conversation, and
+        the messages of each conversation with their ids."""
+        targets: list[str] = []
         groups: dict[str, list[Message]] = {}
         for message in batch:
             if not isinstance(message, Message):
                 raise ValidationError(f"expected memstore.Message objects, not {type(message).__name__}")
-            groups.setdefault(self._target(message), []).append(message)
-        prepared = {cid: BufferStore(self._chat, cid)._prepare(group) for cid, group in groups.items()}
-        stored: list[Message] = []
-        now = datetime.now(timezone.utc)
-        for cid, group in prepared.items():
-            stored.extend(self._append(cid, group, now))
-        self._flush()
-        return stored
+            targets.append(self._target(message))
+            groups.setdefault(targets[-1], []).append(message)
+        return targets, {cid: BufferStore(self._chat, cid)._prepare(group) for cid, group in groups.items()}
 
     def _append(self, conversation_id: str, batch: list[Message], now: datetime) -> list[Message]:
         if self._db is None:
@@ -610,7 +623,14 @@ class ConversationMemory:
         dense: dict[str, float] = {}
         keyword = self._keyword(query, scope, limit) if self.keyword_weight > 0 else {}
         if self.dense_weight > 0:
-            vector = self.embedder.embed_query(query)
+            try:
+                vector = self.embedder.embed_query(query)
+            except MemstoreError:
+                raise
+            except Exception as exc:  # as add() reports an embedder failure: typed, with the cause chained
+                raise BackendError(
+                    f"the embedder failed on the query ({exc})", backend="embedder", operation="memory.recall"
+                ) from exc
             dense = self._dense(vector, scope, limit)
             if self.rescore:
                 dense.update(self._rescore(vector, [key for key in keyword if key not in dense]))
@@ -847,8 +867,18 @@ class ConversationMemory:
         source = Path(path)
         if not source.is_file():
             raise NotFoundError(f"no file {str(source)!r}")
-        total = sum(1 for _ in _jsonl_messages(source))
+        total = self._check_stream(_jsonl_messages(source), batch_size)
         return self._add_stream(_jsonl_messages(source), total, batch_size, "import", progress)[0]
+
+    def _check_stream(self, messages: Iterable[Message], batch_size: int) -> int:
+        """Run every check :meth:`add` makes on ``messages``, in the batches :meth:`_add_stream` will write,
+        without writing; returns how many there are."""
+        total = 0
+        stream = iter(messages)
+        while batch := list(itertools.islice(stream, batch_size)):
+            self._prepared(batch)
+            total += len(batch)
+        return total
 
     def _add_stream(
         self, messages: Iterable[Message], total: int, batch_size: int, label: str, progress: bool
@@ -862,9 +892,8 @@ class ConversationMemory:
         stream = iter(messages)
         with tqdm(desc=label, unit="msg", total=total, disable=not progress) as bar:
             while batch := list(itertools.islice(stream, batch_size)):
-                self.add(batch)
+                conversations.update(message.conversation_id or "" for message in self.add(batch))
                 written += len(batch)
-                conversations.update(message.conversation_id or "" for message in batch)
                 bar.update(len(batch))
         return written, conversations
 
@@ -923,15 +952,15 @@ class ConversationMemory:
         return self._reindex_everything()
 
     def _reindex_everything(self) -> int:
+        """Index again every message a memory added (the keyword rows say which), in every conversation: the
+        whole database was replaced, not only this memory's conversation."""
+        from memstore.backends.sql.keyword import fts
         from memstore.backends.sql.schema import memory_pending
         from memstore.backends.sql.schema import messages as table
 
         assert self._db is not None
         collection = self.collection_name
-        cids = self._scope_ids(None)
-        find = select(table.c.id)
-        if cids is not None:
-            find = find.where(table.c.conversation_id.in_(cids))
+        find = select(table.c.id).where(table.c.id.in_(select(fts.c.message_id)))
 
         def work(conn: Connection) -> None:
             conn.execute(delete(memory_pending).where(memory_pending.c.collection == collection))

@@ -299,7 +299,7 @@ def migrate(
     if kind not in SOURCES:
         raise ValidationError(f"unknown migration source {kind!r}: use one of {', '.join(SOURCES)}")
     # A first pass reads and checks the whole source: bad input raises before the backup or any write.
-    total = sum(1 for _ in _messages(kind, source, table))
+    total = memory._check_stream(_messages(kind, source, table), BATCH)
     taken = _backup_first(memory) if backup and total else None
     count, conversations = memory._add_stream(
         _messages(kind, source, table), total, BATCH, f"migrate {kind}", progress
