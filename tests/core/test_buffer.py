@@ -308,6 +308,15 @@ def test_batch_with_a_conflicting_id_writes_nothing(store: Memstore) -> None:
     assert buffer.add_msg(Message(role="user", content="next")).position == 1
 
 
+def test_a_refused_batch_leaves_no_new_conversation_behind(store: Memstore) -> None:
+    store.buffer("c1").add_msg(Message(role="user", content="first", id="taken"))
+    with pytest.raises(ConflictError):
+        store.buffer("new").add_msg(Message(role="user", content="dup", id="taken"))
+    with pytest.raises(ConflictError):
+        store.buffer("newer").add_msgs([Message(role="user", content=str(p), position=1) for p in range(2)])
+    assert store.conversations.list_conversation_ids() == ["c1"]
+
+
 def test_given_positions_are_kept_and_continue_the_count(store: Memstore) -> None:
     buffer = store.buffer("c1")
     buffer.add_msgs([Message(role="user", content=str(p), position=p) for p in (3, 7, 5)])

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,6 +145,22 @@ def test_from_llamaindex_sqlalchemy_chat_store(
     assert stored[0].created_at is not None
     assert stored[0].created_at.year >= 2024
     assert memory.recall("dentist Tuesday", k=1)[0].message.role == "assistant"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"store": {"k": [1]}},
+        {"store": {"k": None}},
+        {"store": {"k": [{"role": "user", "additional_kwargs": 5}]}},
+    ],
+    ids=repr,
+)
+def test_a_malformed_simple_chat_store_file_is_a_typed_error(tmp_path: Path, document: Any) -> None:
+    path = tmp_path / "chat_store.json"
+    path.write_text(json.dumps(document))
+    with Memstore("memory://") as store, pytest.raises(ValidationError):
+        migrate(store.memory(None, embedder=HashingEmbedder(64)), "llamaindex-simple", str(path))
 
 
 def test_from_llamaindex_simple_chat_store(tmp_path: Path) -> None:

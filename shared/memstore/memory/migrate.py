@@ -167,8 +167,12 @@ def _from_llamaindex_simple(path: Path) -> Iterator[Message]:
     if not isinstance(store, dict):
         raise ValidationError(f"{str(path)!r} is not a SimpleChatStore file (no 'store' object)")
     for cid, items in store.items():
+        if not isinstance(items, list):
+            raise ValidationError(f"{str(path)!r}: key {cid!r} holds no list of messages")
         for index, data in enumerate(items):
-            yield _llamaindex_message(data, str(cid), f"simple:{index}", None)
+            with _reading_row(f"key {cid!r}, message {index}"):
+                message = _llamaindex_message(data, str(cid), f"simple:{index}", None)
+            yield message
 
 
 def _sync_url(url: str) -> str:
@@ -204,12 +208,12 @@ def _rows(url: str, table_name: str, order: tuple[str, ...]) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def _reading_row(table: str, row_id: object) -> Iterator[None]:
+def _reading_row(where: str) -> Iterator[None]:
     """A row the source library could not have written (bad JSON, wrong shape) becomes ValidationError."""
     try:
         yield
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise ValidationError(f"table {table!r}, row id {row_id!r}: not a stored message ({exc!r})") from exc
+        raise ValidationError(f"{where}: not a stored message ({exc!r})") from exc
 
 
 def _langchain_message(row: Any, table: str) -> Message:
@@ -235,7 +239,7 @@ def _langchain_message(row: Any, table: str) -> Message:
 
 def _from_langchain_sql(url: str, table: str) -> Iterator[Message]:
     for row in _rows(url, table, ("session_id", "id")):
-        with _reading_row(table, row.id):
+        with _reading_row(f"table {table!r}, row id {row.id!r}"):
             message = _langchain_message(row, table)
         yield message
 
@@ -252,7 +256,7 @@ def _llamaindex_row_message(row: Any, table: str) -> Message:
 
 def _from_llamaindex_sql(url: str, table: str) -> Iterator[Message]:
     for row in _rows(url, table, ("key", "timestamp", "id")):
-        with _reading_row(table, row.id):
+        with _reading_row(f"table {table!r}, row id {row.id!r}"):
             message = _llamaindex_row_message(row, table)
         yield message
 

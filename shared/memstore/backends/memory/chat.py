@@ -77,11 +77,12 @@ class MemoryChatBackend:
                 owner = self._message_owner.get(message.id or "")
                 if owner is not None and not (replace and owner == conversation_id):
                     raise ConflictError(f"buffer.append: message id {message.id!r} exists")
-            thread = self._thread(conversation_id, now)
+            existing = self._threads.get(conversation_id)
             given = [m.position for m in batch if m.position is not None]
-            taken = set() if replace else {m.position for m in thread.messages}
+            taken = set() if replace or existing is None else {m.position for m in existing.messages}
             if given and (len(set(given)) != len(given) or taken.intersection(given)):
                 raise ConflictError("buffer.append: a message already holds that position")
+            thread = self._thread(conversation_id, now)  # created only once nothing can refuse the batch
             start = thread.next_position
             stored = [
                 _detached(
