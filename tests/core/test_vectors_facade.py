@@ -140,3 +140,9 @@ def test_public_names_are_exported() -> None:
         assert getattr(memstore, name) is not None
     with pytest.raises(AttributeError):
         memstore.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+
+
+@pytest.mark.parametrize("url", ["memory:///", "bogus://host/db", "sqlite+nosuchdriver:///x.db", "not a url"])
+def test_a_bad_store_url_is_a_validation_error(url: str) -> None:
+    with pytest.raises(ValidationError):
+        Memstore(url)

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection, Dialect, Engine, Insert, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from memstore._closing import Closing
 from memstore._validate import dumps
 from memstore.backends.sql import schema
-from memstore.errors import BackendError, ConflictError, MemstoreError
+from memstore.errors import BackendError, ConflictError, MemstoreError, ValidationError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,13 +40,16 @@ _PG_RETRY_CODES = {"40001", "40P01"}
 
 
 def _normalise_url(url: str | URL) -> URL:
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValidationError(f"not a database URL: {url!r} ({exc})") from exc
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.drivername == "sqlite":
         parsed = parsed.set(drivername="sqlite+pysqlite")
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
-        raise MemstoreError(
+        raise ValidationError(
             f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql://"
         )
     return parsed
@@ -89,7 +92,10 @@ class Database(Closing):
         else:
             options["pool_pre_ping"] = True
         options.update(engine_options or {})
-        self.engine: Engine = create_engine(self.url, **options)
+        try:
+            self.engine: Engine = create_engine(self.url, **options)
+        except ArgumentError as exc:  # an unknown driver (sqlite+nosuch://): the URL is at fault
+            raise ValidationError(f"unsupported database URL {self.url.render_as_string()!r}: {exc}") from exc
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
