@@ -374,3 +374,13 @@ def test_recall_checks_hits_against_the_messages_as_they_are_now(store: Memstore
     later = datetime.now(timezone.utc) + timedelta(days=1)
     store.buffer("private").edit_msg(stored[2].id or "", content="noted")  # created_at stays
     assert memory.recall("noted", k=5, since=later) == []
+
+
+def test_the_neighbour_boost_never_brings_in_a_message_the_memory_did_not_index(store: Memstore) -> None:
+    memory = _memory(store, "mixed")
+    memory.add([Message("user", "we talked about zebras at the zoo")])
+    store.buffer("mixed").add_msg(Message("assistant", "written through the buffer alone"))
+    memory.add([Message("user", "later we talked about lions")])
+    found = [hit.message.text for hit in memory.recall("zebras", k=5)]
+    assert "written through the buffer alone" not in found
+    assert found[0] == "we talked about zebras at the zoo"

@@ -28,7 +28,7 @@ import math
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -647,7 +647,7 @@ class ConversationMemory:
             # Only turns around the k best candidates can climb into the first k (checked on LoCoMo: the
             # same hits as fetching around every candidate), so only those are read.
             best = [found[key] for key, _ in ranking.ordered(fused)[:k]]
-            found.update(self._neighbours(best, scope))
+            found.update(self._indexed(self._neighbours(best, scope), known=found))
             slots = {key: (m.conversation_id or "", m.position or 0) for key, m in found.items()}
             fused = ranking.neighbour_boost(fused, slots, self.neighbour_weight, self.neighbour_radius)
         if self.half_life_days is not None:
@@ -661,6 +661,16 @@ class ConversationMemory:
         if context == 0:
             return hits[:k]
         return self._with_context(hits, k, context)
+
+    def _indexed(self, messages: dict[str, Message], known: Mapping[str, Message]) -> dict[str, Message]:
+        """Those of ``messages`` this memory indexed (a turn written through the buffer alone stays out of
+        recall, as everywhere else); ``known`` are hits already, indexed by construction."""
+        unknown = [key for key in messages if key not in known]
+        try:
+            indexed = {str(r["id"]) for r in self._collection.get_batch(unknown, include_vectors=False)}
+        except NotFoundError:
+            indexed = set()
+        return {key: m for key, m in messages.items() if key in known or key in indexed}
 
     def _neighbours(self, candidates: list[Message], scope: _Scope) -> dict[str, Message]:
         """The turns within ``neighbour_radius`` of ``candidates`` that pass the scope's filters."""
