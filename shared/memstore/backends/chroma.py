@@ -11,7 +11,7 @@ Storage layout of one record in a Chroma collection:
 - metadata ``memstore:data``: the record's data fields as JSON text, written only when the leaves cannot
   rebuild the data exactly (nesting, lists, nulls, unfiltered fields, integral floats such as ``2.0``, whose
   image reads back as an int). Flat records, the common case, cost Chroma nothing beyond their own fields:
-  ingest runs at raw ``collection.add`` speed (see benchmarks/bench_vectors.py).
+  ingest runs within a few percent of raw ``collection.add`` (see benchmarks/bench_vectors.py).
 
 Chroma's upsert merges metadata into an existing record, so an upsert first reads the batch's old metadata
 (one ``get`` by id) and clears every key the new record does not set: a replaced record keeps no stale leaf
