@@ -14,6 +14,10 @@ from typing import Any
 
 from memstore.errors import ValidationError
 
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+"""The integers databases store and compare exactly (int keys, integers in filters)."""
+
 MAX_IDENTIFIER_BYTES = 1024
 """Longest id, key, role or type accepted, in UTF-8 bytes (well below PostgreSQL's index-row limit)."""
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from memstore._validate import check_identifier, check_text
+from memstore._validate import INT64_MAX, INT64_MIN, check_identifier, check_text
 from memstore.errors import ValidationError
 
 __all__ = [
@@ -60,14 +60,11 @@ def _field(field: str | Iterable[str]) -> Field:
     return keys
 
 
-INT64 = range(-(2**63), 2**63)
-
-
 def _scalar(value: object) -> Scalar:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        if value not in INT64:
+        if not INT64_MIN <= value <= INT64_MAX:
             raise ValidationError(f"filter integer {value} does not fit in 64 bits (databases compare int64)")
         return value
     if isinstance(value, float):

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memstore._sync import to_async
-from memstore._validate import check_identifier, check_json_object, dumps
+from memstore._validate import INT64_MAX, INT64_MIN, check_identifier, check_json_object, dumps
 from memstore.errors import ConflictError, NotFoundError, ValidationError
 from memstore.filters import And, Filter, Not, Or, parse_filter
 from memstore.records import RecordDefinition, RecordMapper, VectorField, default_mapper
@@ -74,8 +74,6 @@ NamePolicy = Literal["strict", "sanitize"]
 T = TypeVar("T")
 _R = TypeVar("_R")
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 MAX_TOP_K = 10_000
 """Largest ``top_k`` a search accepts (Chroma's own query limit is of this order)."""
 
