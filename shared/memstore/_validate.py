@@ -45,6 +45,15 @@ def check_identifier(value: object, what: str) -> str:
     return text
 
 
+def check_number(value: object, what: str, *, positive: bool = False) -> float:
+    """Return ``value`` if it is a finite number >= 0 (> 0 if ``positive``; bools are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(f"{what} must be a finite number, not {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise ValidationError(f"{what} must be {'> 0' if positive else '>= 0'}, not {value!r}")
+    return value
+
+
 def check_json(value: Any, what: str) -> Any:
     """Return ``value`` if it is plain JSON (str keys, finite numbers, valid text): it round-trips exactly."""
     _walk_json(value, what)

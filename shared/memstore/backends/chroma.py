@@ -56,7 +56,7 @@ import numpy as np
 from chromadb.config import Settings
 from chromadb.errors import NotFoundError as ChromaNotFoundError
 
-from memstore._validate import dumps
+from memstore._validate import check_number, dumps
 from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
 from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 from memstore.records import Distance, RecordDefinition
@@ -324,8 +324,7 @@ class ChromaVectorBackend:
     ) -> None:
         if (path is None) == (host is None):
             raise ValidationError("ChromaVectorBackend takes a path (embedded) or a host (server), not both")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
-            raise ValidationError("timeout must be a positive number of seconds")
+        check_number(timeout, "timeout (seconds)", positive=True)
         self._path = None if path is None else str(Path(path).expanduser().resolve())
         self._host, self._port, self._ssl, self.timeout = host, int(port), ssl, float(timeout)
         self._hnsw = dict(hnsw or {})

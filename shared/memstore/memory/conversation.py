@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import itertools
 import json
-import math
 import sqlite3
 import threading
 import weakref
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, select
 
 from memstore._sync import to_async
-from memstore._validate import check_identifier, check_text, dumps
+from memstore._validate import check_identifier, check_number, check_text, dumps
 from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
 from memstore.filters import And, Filter, In, Range
 from memstore.memory import ranking
@@ -170,14 +169,6 @@ def _to_json(message: Message) -> dict[str, Any]:
     }
 
 
-def _check_number(value: object, what: str, *, positive: bool = False) -> None:
-    """A finite number >= 0 (> 0 if ``positive``), else ValidationError."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(f"{what} must be a finite number, not {value!r}")
-    if value < 0 or (positive and value == 0):
-        raise ValidationError(f"{what} must be {'> 0' if positive else '>= 0'}, not {value!r}")
-
-
 def _from_json(value: dict[str, Any]) -> Message:
     if not isinstance(value, dict):
         raise TypeError(f"a message is a JSON object, not {type(value).__name__}")
@@ -192,6 +183,13 @@ def _from_json(value: dict[str, Any]) -> Message:
         position=value.get("position"),
         created_at=None if created is None else datetime.fromisoformat(created),
     )
+
+
+def _batches(messages: Iterable[Message], size: int) -> Iterator[list[Message]]:
+    """``messages`` in lists of ``size`` (the last one shorter)."""
+    stream = iter(messages)
+    while batch := list(itertools.islice(stream, size)):
+        yield batch
 
 
 def _jsonl_messages(source: Path) -> Iterator[Message]:
@@ -267,9 +265,9 @@ class ConversationMemory:
             ("keyword_weight", keyword_weight),
             ("neighbour_weight", neighbour_weight),
         ):
-            _check_number(weight, name)
+            check_number(weight, name)
         if half_life_days is not None:
-            _check_number(half_life_days, "half_life_days", positive=True)
+            check_number(half_life_days, "half_life_days", positive=True)
         ranking.fuse({}, {}, dense_weight=dense_weight, keyword_weight=keyword_weight, method=fusion)
         check_count(candidates, "candidates", minimum=1)
         check_count(neighbour_radius, "neighbour_radius", minimum=0)
@@ -334,23 +332,17 @@ class ConversationMemory:
         :meth:`reindex` (the next ``add`` also retries them).
         """
         batch = [messages] if isinstance(messages, Message) else list(messages)
-        targets, prepared = self._prepared(batch)
+        ordered, prepared = self._prepared(batch)
         written: dict[str, Message] = {}
         now = datetime.now(timezone.utc)
         for cid, group in prepared.items():
             written.update((m.id or "", m) for m in self._append(cid, group, now))
         self._flush()
-        # Back in input order (each conversation was written as one group).
-        taken = dict.fromkeys(prepared, 0)
-        stored: list[Message] = []
-        for cid in targets:
-            stored.append(written[prepared[cid][taken[cid]].id or ""])
-            taken[cid] += 1
-        return stored
+        return [written[m.id or ""] for m in ordered]
 
-    def _prepared(self, batch: list[Message]) -> tuple[list[str], dict[str, list[Message]]]:
-        """Check a batch as :meth:`add` writes it (every rule, no write): each message's conversation, and
-        the messages of each conversation with their ids."""
+    def _prepared(self, batch: list[Message]) -> tuple[list[Message], dict[str, list[Message]]]:
+        """Check a batch as :meth:`add` writes it (every rule, no write): the messages with their ids, in
+        input order and grouped by conversation."""
         targets: list[str] = []
         groups: dict[str, list[Message]] = {}
         for message in batch:
@@ -358,7 +350,9 @@ class ConversationMemory:
                 raise ValidationError(f"expected memstore.Message objects, not {type(message).__name__}")
             targets.append(self._target(message))
             groups.setdefault(targets[-1], []).append(message)
-        return targets, {cid: BufferStore(self._chat, cid)._prepare(group) for cid, group in groups.items()}
+        prepared = {cid: BufferStore(self._chat, cid)._prepare(group) for cid, group in groups.items()}
+        cursors = {cid: iter(group) for cid, group in prepared.items()}
+        return [next(cursors[cid]) for cid in targets], prepared
 
     def _append(self, conversation_id: str, batch: list[Message], now: datetime) -> list[Message]:
         if self._db is None:
@@ -723,7 +717,7 @@ class ConversationMemory:
         that last step fail (BackendError), the orphan vectors are never returned: recall reads every hit
         back from the messages table.
         """
-        _check_number(days, "days")
+        check_number(days, "days")
         try:
             cutoff = datetime.now(timezone.utc) - timedelta(days=days)
         except OverflowError:  # further back than datetime reaches: nothing is that old
@@ -884,8 +878,7 @@ class ConversationMemory:
         """Run every check :meth:`add` makes on ``messages``, in the batches :meth:`_add_stream` will write,
         without writing; returns how many there are."""
         total = 0
-        stream = iter(messages)
-        while batch := list(itertools.islice(stream, batch_size)):
+        for batch in _batches(messages, batch_size):
             self._prepared(batch)
             total += len(batch)
         return total
@@ -899,9 +892,8 @@ class ConversationMemory:
 
         written = 0
         conversations: set[str] = set()
-        stream = iter(messages)
         with tqdm(desc=label, unit="msg", total=total, disable=not progress) as bar:
-            while batch := list(itertools.islice(stream, batch_size)):
+            for batch in _batches(messages, batch_size):
                 conversations.update(message.conversation_id or "" for message in self.add(batch))
                 written += len(batch)
                 bar.update(len(batch))

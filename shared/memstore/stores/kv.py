@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from memstore._sync import to_async
-from memstore._validate import check_identifier, check_text
+from memstore._validate import check_identifier, check_number, check_text
 from memstore.errors import ValidationError
 
 __all__ = ["KVBackend", "KVStore", "KVValue", "StoredValue"]
@@ -195,9 +194,7 @@ class KVStore:
 def _expires_at(ttl: object, now: float) -> float | None:
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl <= 0:
-        raise ValidationError("a time to live (ttl / expiry) is a positive number of seconds, or None")
-    return now + float(ttl)
+    return now + float(check_number(ttl, "a time to live (ttl / expiry, seconds, or None)", positive=True))
 
 
 def _check_key(key: object) -> str:
