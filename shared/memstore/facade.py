@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
@@ -62,20 +61,12 @@ class _VectorsChoice:
         return f"chroma+{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
 
 
-def _sqlite_file(database: Database) -> Path | None:
-    name = database.url.database or ""
-    if name.startswith("file:"):
-        parsed = urllib.parse.urlsplit(name)
-        name = "" if "mode=memory" in parsed.query else parsed.path
-    return None if name in {"", ":memory:"} else Path(name).expanduser()
-
-
 def _choose_vectors(vectors: str | None, url: str | URL, database: Database | None) -> _VectorsChoice:
     if vectors is None:
         if database is None:
             return _VectorsChoice("memory")
         if database.is_sqlite:
-            path = _sqlite_file(database)
+            path = database.file_path
             if path is None:
                 return _VectorsChoice("memory")
             # One vector folder per database: two SQLite files in one folder must never share collections.

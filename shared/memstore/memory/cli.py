@@ -74,8 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--context", type=int, default=0, help="neighbouring turns around each hit")
     search.add_argument("--json", action="store_true", help="print JSON lines")
 
-    export = commands.add_parser("export", help="write the messages to a JSONL file")
+    export = commands.add_parser("export", help="write the messages to a new JSONL file")
     export.add_argument("path", type=Path)
+    export.add_argument("--force", action="store_true", help="replace the file if it exists")
     imported = commands.add_parser("import", help="add the messages of a JSONL file written by export")
     imported.add_argument("path", type=Path)
 
@@ -164,7 +165,8 @@ def _command(args: argparse.Namespace, memory: Any) -> int:
             else:
                 print(f"{hit.score:.3f}  [{m.conversation_id}#{m.position} {m.role}] {m.text}")
     elif command == "export":
-        print(f"exported {memory.export(args.path, progress=sys.stderr.isatty())} messages to {args.path}")
+        written = memory.export(args.path, overwrite=args.force, progress=sys.stderr.isatty())
+        print(f"exported {written} messages to {args.path}")
     elif command == "import":
         if not args.path.is_file():
             print(f"memstore: error: no file {str(args.path)!r}", file=sys.stderr)

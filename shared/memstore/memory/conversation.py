@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import itertools
 import json
-import sqlite3
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -838,18 +837,25 @@ class ConversationMemory:
 
     # -- export, import, backup -----------------------------------------------------------------------------
 
-    def export(self, path: str | Path, *, progress: bool = False) -> int:
+    def export(self, path: str | Path, *, overwrite: bool = False, progress: bool = False) -> int:
         """Write this memory's messages (every conversation for a memory spanning all) to a JSONL file, one
         message per line with id, conversation, position, role, type, content, metadata and created_at;
-        streamed conversation by conversation in pages. Returns how many were written."""
+        streamed conversation by conversation in pages. Returns how many were written.
+
+        The file is written aside and moved into place when complete (mode 0600). An existing ``path`` is
+        refused unless ``overwrite``; a symlink or the live database never is written.
+        """
         from tqdm import tqdm  # type: ignore[import-untyped]
+
+        from memstore._files import private_file
+        from memstore.backends.sql.sqlite_files import live_files
 
         cids = self._scope_ids(None)
         written = 0
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        protected = [] if self._db is None else live_files(self._db)
         with (
-            target.open("w", encoding="utf-8") as out,
+            private_file(Path(path), overwrite=overwrite, what="export", protected=protected) as staged,
+            staged.open("w", encoding="utf-8") as out,
             tqdm(desc="export", unit="msg", disable=not progress) as bar,
         ):
             for cid in cids if cids is not None else self._conversation_ids():
@@ -901,50 +907,28 @@ class ConversationMemory:
 
     def backup(self, path: str | Path) -> Path:
         """Copy the whole SQLite database (messages, keyword index, outbox, and vectors when they live in it:
-        ``vectors="sql"``) to ``path`` with SQLite's online backup API; safe while others write.
+        ``vectors="sql"``) to ``path`` with SQLite's online backup API; safe while others write. ``path``
+        must not exist (nor be a symlink); the file is created readable by its owner only.
 
         PostgreSQL and ``memory://`` raise :class:`UnsupportedOperation` (for PostgreSQL use
         ``pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump`` and ``pg_restore``).
         """
-        database = self._sqlite("backup")
-        target = Path(path)
-        if target.exists():
-            raise ValidationError(f"{str(target)!r} exists: backup never overwrites a file")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with database.engine.connect() as conn:
-            source = conn.connection.dbapi_connection
-            destination = sqlite3.connect(str(target))
-            try:
-                source.backup(destination)  # type: ignore[union-attr]
-                # The copy inherits WAL mode, and reading a WAL file creates -wal/-shm files beside it: make
-                # the backup one self-contained file (the live database keeps its own mode on restore).
-                destination.execute("PRAGMA journal_mode=DELETE")
-            finally:
-                destination.close()
-        return target
+        from memstore.backends.sql.sqlite_files import backup_database
+
+        return backup_database(self._sqlite("backup"), Path(path))
 
     def restore(self, path: str | Path) -> int:
         """Replace the SQLite database with the backup at ``path`` (online backup API, in place).
 
-        When the vectors live outside the database (Chroma, memory), every restored message is marked
-        pending and re-indexed, so recall matches the restored messages; returns how many were re-indexed.
+        The backup is copied aside and checked first (integrity, schema version, tables): a file that is not
+        an intact memstore backup raises :class:`~memstore.errors.ValidationError` and the live database is
+        untouched. When the vectors live outside the database (Chroma, memory), every restored message is
+        marked pending and re-indexed, so recall matches the restored messages; returns how many were
+        re-indexed.
         """
-        database = self._sqlite("restore")
-        source_path = Path(path)
-        if not source_path.is_file():
-            raise NotFoundError(f"no backup file {str(source_path)!r}")
-        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
-        try:
-            source.execute("SELECT count(*) FROM memstore_messages").fetchone()
-        except sqlite3.DatabaseError as exc:
-            source.close()
-            raise ValidationError(f"{str(source_path)!r} is not a memstore SQLite backup ({exc})") from exc
-        try:
-            with database.engine.connect() as conn:
-                destination = conn.connection.dbapi_connection
-                source.backup(destination)  # type: ignore[arg-type]
-        finally:
-            source.close()
+        from memstore.backends.sql.sqlite_files import restore_database
+
+        restore_database(self._sqlite("restore"), Path(path))
         self._collection_ready = False
         if (
             getattr(self.store, "_vectors_choice", None) is not None

@@ -277,9 +277,7 @@ def _backup_first(memory: ConversationMemory) -> Path | None:
     database = memory.store.database
     if database is None or not database.is_sqlite:
         return None
-    from memstore.facade import _sqlite_file
-
-    path = _sqlite_file(database)
+    path = database.file_path
     if path is None:
         return None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")

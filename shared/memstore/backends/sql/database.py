@@ -7,6 +7,7 @@ import logging
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, Operationa
 from sqlalchemy.pool import StaticPool
 
 from memstore._closing import Closing
+from memstore._files import create_private
 from memstore._validate import dumps
 from memstore.backends.sql import schema
 from memstore.errors import BackendError, ConflictError, MemstoreError, ValidationError
@@ -86,6 +88,7 @@ class Database(Closing):
             database = self.url.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                create_private(Path(database).expanduser())  # 0600: chat history is personal data
             options["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             if database in {"", ":memory:"}:
                 options["poolclass"] = StaticPool
@@ -112,6 +115,17 @@ class Database(Closing):
     @property
     def is_sqlite(self) -> bool:
         return self.backend_name == "sqlite"
+
+    @property
+    def file_path(self) -> Path | None:
+        """The SQLite database file (None for PostgreSQL and in-memory SQLite)."""
+        if not self.is_sqlite:
+            return None
+        name = self.url.database or ""
+        if name.startswith("file:"):
+            parsed = urllib.parse.urlsplit(name)
+            name = "" if "mode=memory" in parsed.query else parsed.path
+        return None if name in {"", ":memory:"} else Path(name).expanduser()
 
     def create_tables(self) -> None:
         """Create memstore's tables if missing, under a lock so concurrent processes do not race the DDL."""

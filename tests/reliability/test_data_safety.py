@@ -1,0 +1,151 @@
+"""Data loss and corruption: export, backup and restore never destroy what they were pointed at by mistake.
+
+Each test here reproduces a defect found by independent testing (issue 16, "data loss / corruption") and
+failed before its fix.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from memstore import HashingEmbedder, Memstore, Message
+from memstore.errors import ValidationError
+from memstore.memory.cli import main
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "live.db"
+    with Memstore(f"sqlite:///{path}", vectors="sql") as store:
+        store.memory("c1", embedder=HashingEmbedder(dimensions=16)).add(
+            [Message(role="user", content=f"message {i} about sailing") for i in range(5)]
+        )
+    return path
+
+
+def _cli(db: Path, *args: str) -> int:
+    return main(["--url", f"sqlite:///{db}", "--vectors", "sql", "--embedder", "hashing", *args])
+
+
+def _count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM memstore_messages").fetchone()[0])
+
+
+# -- 1. export never truncates what it was pointed at -------------------------------------------------------
+
+
+def test_export_onto_the_live_database_is_refused_even_with_force(db: Path) -> None:
+    assert _cli(db, "export", str(db)) == 1
+    assert _cli(db, "export", "--force", str(db)) == 1
+    assert _cli(db, "export", "--force", str(db) + "-wal") == 1
+    assert _count(db) == 5
+
+
+def test_export_refuses_an_existing_file_unless_forced(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("precious")
+    assert _cli(db, "export", str(target)) == 1
+    assert target.read_text() == "precious"
+    assert _cli(db, "export", "--force", str(target)) == 0
+    assert len(target.read_text().splitlines()) == 5
+
+
+def test_export_never_follows_a_symlink(db: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(victim)
+    assert _cli(db, "export", "--force", str(link)) == 1
+    assert victim.read_text() == "precious"
+    dangling = tmp_path / "dangling.jsonl"
+    dangling.symlink_to(tmp_path / "nowhere.jsonl")
+    assert _cli(db, "export", str(dangling)) == 1
+    assert not (tmp_path / "nowhere.jsonl").exists()
+
+
+def test_export_backup_and_the_database_are_private_files(db: Path, tmp_path: Path) -> None:
+    assert _cli(db, "export", str(tmp_path / "out.jsonl")) == 0
+    assert _cli(db, "backup", str(tmp_path / "copy.db")) == 0
+    fresh = tmp_path / "fresh.db"
+    Memstore(f"sqlite:///{fresh}", vectors="sql").close()
+    for path in (tmp_path / "out.jsonl", tmp_path / "copy.db", fresh):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_backup_never_writes_through_a_symlink(db: Path, tmp_path: Path) -> None:
+    link = tmp_path / "backup.db"
+    link.symlink_to(tmp_path / "elsewhere.db")
+    with Memstore(f"sqlite:///{db}", vectors="sql") as store:
+        memory = store.memory("c1", embedder=HashingEmbedder(dimensions=16))
+        with pytest.raises(ValidationError, match="symbolic link"):
+            memory.backup(link)
+    assert not (tmp_path / "elsewhere.db").exists()
+
+
+# -- 2. restore checks the whole backup on a copy before touching the live database -------------------------
+
+
+def _backup(db: Path, tmp_path: Path, name: str = "good.db") -> Path:
+    target = tmp_path / name
+    assert _cli(db, "backup", str(target)) == 0
+    return target
+
+
+def _refused(db: Path, backup: Path) -> None:
+    before = _count(db)
+    assert _cli(db, "restore", str(backup)) == 1
+    assert _count(db) == before
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_restore_refuses_a_truncated_backup(db: Path, tmp_path: Path) -> None:
+    backup = _backup(db, tmp_path)
+    data = backup.read_bytes()
+    backup.write_bytes(data[: len(data) // 2])
+    _refused(db, backup)
+
+
+def test_restore_refuses_a_backup_missing_a_column(db: Path, tmp_path: Path) -> None:
+    backup = _backup(db, tmp_path)
+    with sqlite3.connect(backup) as conn:
+        conn.execute("ALTER TABLE memstore_kv DROP COLUMN expires_at")
+    _refused(db, backup)
+
+
+def test_restore_refuses_a_newer_schema_and_a_foreign_database(db: Path, tmp_path: Path) -> None:
+    backup = _backup(db, tmp_path)
+    with sqlite3.connect(backup) as conn:
+        conn.execute("UPDATE memstore_meta SET value = '999' WHERE name = 'schema_version'")
+    _refused(db, backup)
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE memstore_messages (id TEXT)")
+    _refused(db, foreign)
+
+
+def test_restore_of_the_live_database_itself_is_refused(db: Path) -> None:
+    _refused(db, db)
+
+
+# -- 3. restore opens exactly the file it was given ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["%41.db", "x#y.db", "q?mode=rw.db"])
+def test_restore_opens_the_named_file_however_it_is_spelled(db: Path, tmp_path: Path, name: str) -> None:
+    backup = _backup(db, tmp_path, name)
+    decoy = tmp_path / "A.db"  # what "%41.db" decodes to
+    decoy.write_bytes(b"not a database")
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM memstore_messages WHERE position >= 2")
+    assert _count(db) == 2
+    assert _cli(db, "restore", str(backup)) == 0
+    assert _count(db) == 5
+    assert not (tmp_path / "x").exists()
+    assert sorted(os.listdir(tmp_path)) == sorted(["live.db", "live.db-wal", "live.db-shm", name, "A.db"])
