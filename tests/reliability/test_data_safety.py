@@ -149,3 +149,27 @@ def test_restore_opens_the_named_file_however_it_is_spelled(db: Path, tmp_path: 
     assert _count(db) == 5
     assert not (tmp_path / "x").exists()
     assert sorted(os.listdir(tmp_path)) == sorted(["live.db", "live.db-wal", "live.db-shm", name, "A.db"])
+
+
+# -- 4. one huge message neither fails its own write nor any later one -------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_huge_message_does_not_break_keyword_indexing_on_postgresql(postgresql_url: str) -> None:
+    huge = " ".join(f"lexeme{i:07d}" for i in range(200_000))  # 2.6 MB of distinct words
+    assert len(huge) > 2 * 1024 * 1024
+    with Memstore(postgresql_url, vectors="sql") as store:
+        with store.database.connect(write=True) as conn:  # type: ignore[union-attr]
+            # Schema 1's unbounded index, as a database created by an earlier version has it.
+            conn.exec_driver_sql(
+                "CREATE INDEX ix_memstore_messages_fts ON memstore_messages "
+                "USING GIN (to_tsvector('english'::regconfig, content_text))"
+            )
+        memory = store.memory("c1", embedder=HashingEmbedder(dimensions=16))
+        memory.add(Message(role="user", content=huge))
+        memory.add(Message(role="user", content="later message about kayaks"))
+        reopened = store.memory("c2", embedder=HashingEmbedder(dimensions=16))
+        reopened.add(Message(role="user", content="another conversation"))
+        found = [hit.message.text[:14] for hit in memory.recall("lexeme0000042", 3)]
+        assert found[0] == "lexeme0000000 "
+        assert [hit.message.text for hit in memory.recall("kayaks", 1)] == ["later message about kayaks"]

@@ -576,7 +576,7 @@ class ConversationMemory:
         with _MEMORY_LOCK:
             members = set(_MEMORY_MEMBERS.get(self._chat, ()))
         documents = [
-            (m.id or "", ranking.tokenize(m.text))
+            (m.id or "", ranking.tokenize(ranking.keyword_text(m.text)))
             for cid in cids
             for m in self._chat.select(cid, query_filter)
             if m.id in members
