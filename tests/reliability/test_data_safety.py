@@ -173,3 +173,71 @@ def test_a_huge_message_does_not_break_keyword_indexing_on_postgresql(postgresql
         found = [hit.message.text[:14] for hit in memory.recall("lexeme0000042", 3)]
         assert found[0] == "lexeme0000000 "
         assert [hit.message.text for hit in memory.recall("kayaks", 1)] == ["later message about kayaks"]
+
+
+# -- 5. embedded Chroma serves one process; a second is refused with the way out ----------------------------
+
+WORKER = """
+import sys, time
+from memstore import HashingEmbedder, Memstore, Message
+from memstore.errors import ConflictError
+url, name, hold = sys.argv[1], sys.argv[2], float(sys.argv[3])
+try:
+    with Memstore(url) as store:
+        memory = store.memory(name, embedder=HashingEmbedder(dimensions=16))
+        deadline = time.monotonic() + hold
+        rounds = 0
+        while rounds < 5 or time.monotonic() < deadline:
+            memory.add(Message(role="user", content=f"{name} note {rounds} about sailing"))
+            assert memory.recall("sailing", 3), "recall found nothing"
+            rounds += 1
+    print("ok", rounds)
+except ConflictError as exc:
+    print("refused", exc)
+"""
+
+
+def _workers(url: str, count: int, hold: float) -> list[str]:
+    import subprocess
+    import sys
+
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, url, f"worker{i}", str(hold)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(count)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-2000:]
+        results.append(out.strip())
+    return results
+
+
+@pytest.mark.slow
+def test_embedded_chroma_refuses_a_second_process_instead_of_failing_recalls(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    results = _workers(url, 4, hold=4.0)
+    served = [r for r in results if r.startswith("ok")]
+    refused = [r for r in results if r.startswith("refused")]
+    assert len(served) >= 1
+    assert len(served) + len(refused) == 4, results
+    for message in refused:
+        assert "chroma+http://" in message
+        assert "another process" in message
+    # The folder is free again once its holder closed: processes one after another all work.
+    for _ in range(2):
+        assert _workers(url, 1, hold=0.0)[0].startswith("ok")
+
+
+def test_one_process_shares_its_embedded_client(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    with Memstore(url) as first, Memstore(url) as second:
+        first.vectors.list_collection_names()
+        second.vectors.list_collection_names()
+    with Memstore(url) as again:
+        again.vectors.list_collection_names()

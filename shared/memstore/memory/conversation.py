@@ -332,6 +332,7 @@ class ConversationMemory:
         """
         batch = [messages] if isinstance(messages, Message) else list(messages)
         ordered, prepared = self._prepared(batch)
+        self._ensure_collection()  # a vector store this process cannot use fails here, before any write
         written: dict[str, Message] = {}
         now = datetime.now(timezone.utc)
         for cid, group in prepared.items():
@@ -451,10 +452,13 @@ class ConversationMemory:
             self._clear_pending(ids)  # ids whose message is gone are cleared too
             done += len(found)
 
-    def _index(self, messages: list[Message]) -> None:
+    def _ensure_collection(self) -> None:
         if not self._collection_ready:
             self._collection.create_if_not_exists()
             self._collection_ready = True
+
+    def _index(self, messages: list[Message]) -> None:
+        self._ensure_collection()
         vectors = self.embedder.embed_documents([m.text for m in messages])
         if len(vectors) != len(messages):
             raise ValidationError(f"the embedder returned {len(vectors)} vectors for {len(messages)} texts")
