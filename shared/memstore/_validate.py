@@ -45,13 +45,38 @@ def check_identifier(value: object, what: str) -> str:
     return text
 
 
-def check_number(value: object, what: str, *, positive: bool = False) -> float:
-    """Return ``value`` if it is a finite number >= 0 (> 0 if ``positive``; bools are not numbers)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(f"{what} must be a finite number, not {value!r}")
-    if value < 0 or (positive and value == 0):
-        raise ValidationError(f"{what} must be {'> 0' if positive else '>= 0'}, not {value!r}")
+def check_count(value: object, what: str, *, minimum: int, maximum: int = INT64_MAX) -> int:
+    """Return ``value`` if it is an int in ``[minimum, maximum]`` (bools are not ints); the default bound is
+    what every database stores, so a count, cursor or limit fails the same way on every backend."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValidationError(f"{what} must be an int >= {minimum} and <= {maximum}, not {_short(value)}")
     return value
+
+
+def check_number(
+    value: object, what: str, *, positive: bool = False, maximum: float = float(INT64_MAX)
+) -> float:
+    """Return ``value`` if it is a finite number >= 0 (> 0 if ``positive``; bools are not numbers) and at most
+    ``maximum`` (huge ints such as ``10**5000`` included: they would overflow a float or a date)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
+        raise ValidationError(f"{what} must be a finite number, not {_short(value)}")
+    if value < 0 or (positive and value == 0) or value > maximum:
+        bounds = f"{'> 0' if positive else '>= 0'} and <= {maximum:g}"
+        raise ValidationError(f"{what} must be {bounds}, not {_short(value)}")
+    return value
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` cut to 40 characters (``repr(10**5000)`` alone would fill a screen, or fail)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits()
+        return f"an int of {value.bit_length() if isinstance(value, int) else '?'} bits"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_json(value: Any, what: str) -> Any:

@@ -563,6 +563,38 @@ class ChromaVectorBackend:
 
         return self._run(spec, "count", work)
 
+    def scan(
+        self,
+        spec: CollectionSpec,
+        where: Filter | None,
+        cursor: str | None,
+        limit: int,
+        include_vectors: bool,
+    ) -> tuple[list[StoredRecord], str | None]:
+        """Chroma's own order (insertion); the cursor is an offset, so records written during a scan may be
+        seen twice or missed."""
+        translated = True if where is None else to_chroma_where(where)
+        include = ["metadatas", "embeddings"] if include_vectors else ["metadatas"]
+        record = functools.partial(self._record, spec.definition)
+        offset = 0 if cursor is None else int(cursor)
+        size = min(limit, self._max_batch or limit)
+
+        def work(handle: Any) -> tuple[list[StoredRecord], str | None]:
+            if translated is False:
+                handle.count()  # still report a missing collection
+                return [], None
+            result = handle.get(
+                where=None if translated is True else translated,
+                limit=size + 1,
+                offset=offset,
+                include=include,
+            )
+            vectors = result["embeddings"] if include_vectors else [None] * len(result["ids"])
+            page = list(map(record, result["ids"][:size], result["metadatas"][:size], vectors[:size]))
+            return page, (str(offset + size) if len(result["ids"]) > size else None)
+
+        return self._run(spec, "scan", work)
+
     def search(
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool
     ) -> list[tuple[StoredRecord, float]]:

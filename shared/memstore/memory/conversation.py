@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, select
 
 from memstore._sync import to_async
-from memstore._validate import check_identifier, check_number, check_text, dumps
+from memstore._validate import check_count, check_identifier, check_number, check_text, dumps
 from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
 from memstore.filters import And, Filter, In, Range
 from memstore.memory import ranking
 from memstore.models import Message
 from memstore.records import DataField, KeyField, RecordDefinition, VectorField
 from memstore.stores.buffer import BufferStore
-from memstore.stores.chat import MessageQuery, check_count
+from memstore.stores.chat import MessageQuery
 
 if TYPE_CHECKING:
     from memstore.backends.sql.database import Database

@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from memstore._sync import to_async, to_async_iter
-from memstore._validate import check_identifier
+from memstore._validate import check_count, check_identifier
 from memstore.errors import NotFoundError, ValidationError
 from memstore.filters import Filter, parse_filter
 from memstore.models import Content, Message
-from memstore.stores.chat import ChatBackend, MessageQuery, check_count
+from memstore.stores.chat import ChatBackend, MessageQuery
 
 __all__ = ["BufferStore", "Count", "CursorPage", "MetaFilter"]
 

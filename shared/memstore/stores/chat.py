@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from memstore._validate import check_identifier, check_json_object, check_text
-from memstore.errors import ValidationError
 from memstore.filters import Filter
 from memstore.models import Message
 
@@ -154,9 +153,3 @@ def check_title(title: object) -> str | None:
 
 def check_metadata(metadata: object) -> dict[str, Any]:
     return {} if metadata is None else check_json_object(metadata, "metadata")
-
-
-def check_count(value: object, what: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{what} must be an int >= {minimum}")
-    return value

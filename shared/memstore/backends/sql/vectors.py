@@ -277,6 +277,36 @@ class SqlVectorBackend:
 
         return self._db.run(work, write=False, operation="vectors.count")
 
+    def scan(
+        self,
+        spec: CollectionSpec,
+        where: Filter | None,
+        cursor: str | None,
+        limit: int,
+        include_vectors: bool,
+    ) -> tuple[list[StoredRecord], str | None]:
+        """Key order (the primary key's), one indexed query per page; the cursor is the last key returned."""
+        columns = [records_table.c.key, records_table.c.data]
+        query = select(*columns, *([records_table.c.vector] if include_vectors else []))
+        query = query.where(records_table.c.collection == spec.name)
+        if cursor is not None:
+            query = query.where(records_table.c.key > cursor)
+        if where is not None:
+            query = query.where(compile_filter(where, records_table.c.data, self._db.backend_name))
+        query = query.order_by(records_table.c.key).limit(limit + 1)
+
+        def work(conn: Connection) -> list[StoredRecord]:
+            self._require(conn, spec)
+            return [
+                StoredRecord(row.key, row.data, _decode(row.vector) if include_vectors else None)
+                for row in conn.execute(query)
+            ]
+
+        with self._db.connect() as conn:  # two reads (the collection's head, the page): one snapshot
+            rows = work(conn)
+        page = rows[:limit]
+        return page, (page[-1].key if len(rows) > limit else None)
+
     def search(
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool
     ) -> list[tuple[StoredRecord, float]]:
