@@ -18,7 +18,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from memstore.backends.sql.database import Database
-from memstore.errors import BackendError, ConflictError, MemstoreError, NotFoundError, ValidationError
+from memstore.errors import (
+    BackendError,
+    ConflictError,
+    MemstoreError,
+    NotFoundError,
+    UnsupportedOperation,
+    ValidationError,
+)
 from memstore.facade import DEFAULT_URL, MEMORY_URL, Memstore
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range
 from memstore.models import Content, Message
@@ -97,6 +104,7 @@ __all__ = [
     "ScoredMessage",
     "SearchResult",
     "SemanticStore",
+    "UnsupportedOperation",
     "ValidationError",
     "VectorCollection",
     "VectorField",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
@@ -14,7 +16,7 @@ from memstore.backends.memory import MemoryChatBackend, MemoryKVBackend
 from memstore.backends.sql.chat import SqlChatBackend
 from memstore.backends.sql.database import Database
 from memstore.backends.sql.kv import SqlKVBackend
-from memstore.errors import ValidationError
+from memstore.errors import UnsupportedOperation, ValidationError
 from memstore.stores.buffer import BufferStore
 from memstore.stores.chat import ChatBackend
 from memstore.stores.conversations import ConversationManager
@@ -25,7 +27,12 @@ if TYPE_CHECKING:
     from memstore.memory import ConversationMemory
     from memstore.stores.vectors import VectorBackend, VectorStore
 
-__all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore"]
+__all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore", "RestoreReport"]
+
+logger = logging.getLogger(__name__)
+
+BACKUP_VECTORS_KEY = "backup_vectors"
+"""``memstore_meta`` entry of a backup whose vector tables hold vectors copied from outside the database."""
 
 DEFAULT_URL = "sqlite:///memstore_data/memstore.db"
 """The embedded default: one SQLite file (WAL mode) under ``./memstore_data/``."""
@@ -40,6 +47,35 @@ DEFAULT_CHROMA_TIMEOUT = 30.0
 
 DEFAULT_VECTORS_DIR = "memstore_data/chroma"
 """Where embedded Chroma keeps vectors when the database is not a SQLite file (PostgreSQL)."""
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """What :meth:`Memstore.restore` did. ``vectors``: records put back per collection from the backup's
+    copy (-1: already in place, the store keeps vectors in the database); None when the backup carried no
+    vectors (a backup of an earlier version, or of a store without any)."""
+
+    path: Path
+    vectors: dict[str, int] | None
+
+
+def _set_meta(database: Database, name: str, value: str) -> None:
+    from memstore.backends.sql.schema import meta
+
+    upsert = database.insert(meta).values(name=name, value=value)
+    upsert = upsert.on_conflict_do_update(index_elements=[meta.c.name], set_={"value": value})
+    database.run(lambda conn: conn.execute(upsert), write=True, operation="meta.set")
+
+
+def _pop_meta(database: Database, name: str) -> str | None:
+    from sqlalchemy import delete
+
+    from memstore.backends.sql.schema import meta
+
+    statement = delete(meta).where(meta.c.name == name).returning(meta.c.value)
+    return database.run(
+        lambda conn: conn.execute(statement).scalar_one_or_none(), write=True, operation="meta.pop"
+    )
 
 
 @dataclass(frozen=True)
@@ -206,6 +242,79 @@ class Memstore(Closing):
 
                 self._vectors = VectorStore(self._vector_backend())
             return self._vectors
+
+    # -- backup and restore -------------------------------------------------------------------------------
+
+    def _sqlite(self, operation: str) -> Database:
+        if self.database is None:
+            raise UnsupportedOperation(f"{operation}: a memory:// store has no file; use export() instead")
+        if not self.database.is_sqlite or self.database.file_path is None:
+            raise UnsupportedOperation(
+                f"{operation} uses SQLite's backup API; on PostgreSQL use pg_dump: "
+                "pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump (restore with pg_restore)"
+            )
+        return self.database
+
+    def _external_vectors(self) -> VectorBackend | None:
+        """The vector backend when vectors live outside the database and hold something to keep."""
+        choice = self._vectors_choice
+        if choice.kind == "sql" or (choice.kind == "memory" and self._vectors is None):
+            return None
+        if choice.path is not None and self._vectors is None and not Path(choice.path).is_dir():
+            return None  # embedded Chroma never opened here and never created: nothing to copy
+        return self.vectors.backend
+
+    def backup(self, path: str | Path, *, progress: bool = False) -> Path:
+        """Write a complete backup of a SQLite-file store to the new file ``path`` (never overwritten, never
+        through a symlink, mode 0600), with SQLite's online backup API: safe while others write.
+
+        Vectors kept outside the database (embedded Chroma, a Chroma server, memory) are copied into the
+        backup's own vector tables, every collection with its definition, so :meth:`restore` on any machine
+        finds them. PostgreSQL and ``memory://`` raise :class:`UnsupportedOperation` (use ``pg_dump``).
+        """
+        from memstore.backends.sql.sqlite_files import backup_database
+
+        database = self._sqlite("backup")
+        external = self._external_vectors()
+
+        def add_vectors(staged: Path) -> None:
+            if external is None:
+                return
+            from memstore.backends.sql.vectors import SqlVectorBackend
+            from memstore.stores.vectors import copy_collections
+
+            with Database(f"sqlite:///{staged}") as copy:
+                copied = copy_collections(external, SqlVectorBackend(copy), progress=progress)
+                _set_meta(copy, BACKUP_VECTORS_KEY, external.kind)
+            logger.info("backup %s: %d vector collection(s) copied from %s", path, len(copied), external.kind)
+
+        return backup_database(database, Path(path), complete=add_vectors)
+
+    def restore(self, path: str | Path, *, progress: bool = False) -> RestoreReport:
+        """Replace the SQLite database with the backup at ``path``, checked whole on a copy first (an
+        unusable file raises :class:`ValidationError` with the live database untouched).
+
+        When the backup carries vectors (see :meth:`backup`) and this store keeps vectors outside the
+        database, every collection in the backup replaces its namesake there; other collections are left
+        as they are.
+        """
+        from memstore.backends.sql.sqlite_files import restore_database
+
+        database = self._sqlite("restore")
+        restore_database(database, Path(path))
+        carried = _pop_meta(database, BACKUP_VECTORS_KEY)
+        if carried is None:
+            return RestoreReport(Path(path), None)
+        from memstore.backends.sql.vectors import SqlVectorBackend
+        from memstore.stores.vectors import copy_collections
+
+        restored = SqlVectorBackend(database)
+        if self._vectors_choice.kind == "sql":  # the backup's vector tables are this store's vectors now
+            return RestoreReport(Path(path), {spec.name: -1 for spec in restored.list_collections()})
+        copied = copy_collections(restored, self.vectors.backend, progress=progress)
+        for name in copied:
+            restored.delete_collection(name)
+        return RestoreReport(Path(path), copied)
 
     def close(self) -> None:
         """Release every connection and client the store holds. Idempotent."""

@@ -241,3 +241,37 @@ def test_one_process_shares_its_embedded_client(tmp_path: Path) -> None:
         second.vectors.list_collection_names()
     with Memstore(url) as again:
         again.vectors.list_collection_names()
+
+
+# -- 6. a backup holds the vectors too, wherever they live ---------------------------------------------------
+
+
+def test_backup_carries_embedded_chroma_collections_to_a_restore_elsewhere(tmp_path: Path) -> None:
+    from memstore import DataField, KeyField, RecordDefinition, VectorField
+
+    definition = RecordDefinition(
+        KeyField("id"), VectorField("v", dimensions=3), [DataField("source", filterable=True)]
+    )
+    docs = [{"id": f"d{i}", "v": [1.0, float(i), 0.5], "source": f"page{i % 7}"} for i in range(1200)]
+    with Memstore(f"sqlite:///{tmp_path / 'app.db'}") as app:  # default vectors: embedded Chroma app.chroma
+        collection = app.vectors.get_collection("rag-docs", definition)
+        collection.create()
+        collection.upsert_batch(docs)
+        app.memory("c1", embedder=HashingEmbedder(dimensions=16)).add(Message("user", "hello sailing"))
+        backup = app.backup(tmp_path / "app-backup.db")
+    elsewhere = tmp_path / "restored"
+    elsewhere.mkdir()
+    with Memstore(f"sqlite:///{elsewhere / 'app.db'}") as restored:
+        report = restored.restore(backup)
+        assert report.vectors == {"rag-docs": 1200, "memstore-memory": 1}
+        found = restored.vectors.get_collection("rag-docs", definition)
+        assert found.count() == 1200
+        assert found.count(filter={"source": "page3"}) == sum(1 for d in docs if d["source"] == "page3")
+        hit = found.search([1.0, 5.0, 0.5], 1)[0]
+        assert hit.record["id"] == "d5"
+        memory = restored.memory("c1", embedder=HashingEmbedder(dimensions=16))
+        assert [h.message.text for h in memory.recall("sailing", 1)] == ["hello sailing"]
+        # The copy lives in Chroma again, not in the database's own vector tables.
+        with sqlite3.connect(elsewhere / "app.db") as conn:
+            assert conn.execute("SELECT count(*) FROM memstore_vector_records").fetchone()[0] == 0
+    assert (elsewhere / "app.chroma").is_dir()

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, delete, select
 
 from memstore._sync import to_async
 from memstore._validate import check_count, check_identifier, check_number, check_text, dumps
-from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
+from memstore.errors import BackendError, MemstoreError, NotFoundError, UnsupportedOperation, ValidationError
 from memstore.filters import And, Filter, In, Range
 from memstore.memory import ranking
 from memstore.models import Message
@@ -44,7 +44,6 @@ from memstore.stores.buffer import BufferStore
 from memstore.stores.chat import MessageQuery
 
 if TYPE_CHECKING:
-    from memstore.backends.sql.database import Database
     from memstore.embeddings.base import Embedder
     from memstore.facade import Memstore
     from memstore.stores.vectors import VectorCollection
@@ -149,10 +148,6 @@ class _Scope:
             since=self.since,
             until=self.until,
         )
-
-
-class UnsupportedOperation(MemstoreError):
-    """The operation does not exist on this backend (the message says what to use instead)."""
 
 
 def _to_json(message: Message) -> dict[str, Any]:
@@ -910,35 +905,21 @@ class ConversationMemory:
         return written, conversations
 
     def backup(self, path: str | Path) -> Path:
-        """Copy the whole SQLite database (messages, keyword index, outbox, and vectors when they live in it:
-        ``vectors="sql"``) to ``path`` with SQLite's online backup API; safe while others write. ``path``
-        must not exist (nor be a symlink); the file is created readable by its owner only.
-
-        PostgreSQL and ``memory://`` raise :class:`UnsupportedOperation` (for PostgreSQL use
-        ``pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump`` and ``pg_restore``).
-        """
-        from memstore.backends.sql.sqlite_files import backup_database
-
-        return backup_database(self._sqlite("backup"), Path(path))
+        """Back up the whole store: :meth:`memstore.Memstore.backup` (SQLite files; the vectors go in too,
+        wherever they live). PostgreSQL and ``memory://`` raise :class:`UnsupportedOperation`."""
+        return self.store.backup(path)
 
     def restore(self, path: str | Path) -> int:
-        """Replace the SQLite database with the backup at ``path`` (online backup API, in place).
+        """Replace the whole store with the backup at ``path`` (:meth:`memstore.Memstore.restore`: checked on
+        a copy first, the live database untouched if it is unusable); returns how many messages were indexed.
 
-        The backup is copied aside and checked first (integrity, schema version, tables): a file that is not
-        an intact memstore backup raises :class:`~memstore.errors.ValidationError` and the live database is
-        untouched. When the vectors live outside the database (Chroma, memory), every restored message is
-        marked pending and re-indexed, so recall matches the restored messages; returns how many were
-        re-indexed.
+        A backup that carries its vectors needs only the messages its outbox still held. An older one
+        without them has every memory message re-indexed, so recall matches the restored messages.
         """
-        from memstore.backends.sql.sqlite_files import restore_database
-
-        restore_database(self._sqlite("restore"), Path(path))
+        report = self.store.restore(path)
         self._collection_ready = False
-        if (
-            getattr(self.store, "_vectors_choice", None) is not None
-            and self.store._vectors_choice.kind == "sql"
-        ):
-            return 0
+        if report.vectors is not None or self.store._vectors_choice.kind == "sql":
+            return self._flush()
         return self._reindex_everything()
 
     def _reindex_everything(self) -> int:
@@ -962,16 +943,6 @@ class ConversationMemory:
 
         self._db.run(work, write=True, operation="memory.reindex_all")
         return self._flush()
-
-    def _sqlite(self, operation: str) -> Database:
-        if self._db is None:
-            raise UnsupportedOperation(f"{operation}: a memory:// store has no file; use export() instead")
-        if not self._db.is_sqlite:
-            raise UnsupportedOperation(
-                f"{operation} uses SQLite's backup API; on PostgreSQL use pg_dump: "
-                "pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump (restore with pg_restore)"
-            )
-        return self._db
 
     aadd = to_async(add)
     arecent = to_async(recent)
