@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import URL
 
 from memstore._closing import Closing
+from memstore._validate import check_text, mask_password
 from memstore.backends.memory import MemoryChatBackend, MemoryKVBackend
 from memstore.backends.sql.chat import SqlChatBackend
 from memstore.backends.sql.database import Database
@@ -111,11 +112,12 @@ def _choose_vectors(vectors: str | None, url: str | URL, database: Database | No
         return _VectorsChoice("chroma", DEFAULT_VECTORS_DIR)
     if not isinstance(vectors, str):
         raise ValidationError(f"vectors is a string such as 'chroma:///path', not {type(vectors).__name__}")
+    check_text(vectors, "vectors")
     if vectors == "memory":
         return _VectorsChoice("memory")
     if vectors == "sql":
         if database is None:
-            raise ValidationError(f"vectors='sql' needs a SQL database URL, not {url!r}")
+            raise ValidationError(f"vectors='sql' needs a SQL database URL, not {mask_password(url)!r}")
         return _VectorsChoice("sql")
     if vectors.startswith("chroma:///"):
         directory = vectors[len("chroma:///") :]
@@ -326,5 +328,4 @@ class Memstore(Closing):
             self.database.close()
 
     def __repr__(self) -> str:
-        shown = self.url.render_as_string(hide_password=True) if isinstance(self.url, URL) else self.url
-        return f"Memstore({shown!r}, vectors={self._vectors_choice.describe()!r})"
+        return f"Memstore({mask_password(self.url)!r}, vectors={self._vectors_choice.describe()!r})"

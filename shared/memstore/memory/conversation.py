@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import logging
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -55,6 +56,8 @@ __all__ = [
     "ScoredMessage",
     "UnsupportedOperation",
 ]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "memstore-memory"
 DEFAULT_DENSE_WEIGHT = 0.4
@@ -195,8 +198,9 @@ def _jsonl_messages(source: Path) -> Iterator[Message]:
                 continue
             try:
                 yield _from_json(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValidationError(f"{source}:{number}: not a memstore message line ({exc})") from exc
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                reason = "nested too deep" if isinstance(exc, RecursionError) else exc
+                raise ValidationError(f"{source}:{number}: not a memstore message line ({reason})") from exc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -737,6 +741,7 @@ class ConversationMemory:
         return len(doomed)
 
     def _delete_sql(self, cutoff: datetime, cids: list[str] | None) -> list[str]:
+        from memstore.backends.sql.database import chunks
         from memstore.backends.sql.keyword import delete_keyword_rows
         from memstore.backends.sql.schema import memory_pending
         from memstore.backends.sql.schema import messages as table
@@ -750,8 +755,8 @@ class ConversationMemory:
 
         def work(conn: Connection) -> list[str]:
             ids = [str(v) for v in conn.execute(find).scalars()]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
+            for part in chunks(ids):
+                chunk = list(part)
                 conn.execute(delete(table).where(table.c.id.in_(chunk)))
                 conn.execute(delete(memory_pending).where(memory_pending.c.message_id.in_(chunk)))
                 delete_keyword_rows(conn, database, chunk)
@@ -869,8 +874,8 @@ class ConversationMemory:
         kept), indexing them for recall; streamed in batches. Returns how many were imported.
 
         The whole file is read and checked first: a malformed line raises ValidationError before anything
-        is written. A failure while writing (a duplicate id: ConflictError; a backend error) leaves the
-        batches written before it.
+        is written. Messages whose id is already stored are skipped, so importing a file again is harmless.
+        A failure while writing (a backend error) leaves the batches written before it.
         """
         check_count(batch_size, "batch_size", minimum=1)
         source = Path(path)
@@ -889,19 +894,32 @@ class ConversationMemory:
         return total
 
     def _add_stream(
-        self, messages: Iterable[Message], total: int, batch_size: int, label: str, progress: bool
+        self,
+        messages: Iterable[Message],
+        total: int,
+        batch_size: int,
+        label: str,
+        progress: bool,
+        conversations: set[str] | None = None,
     ) -> tuple[int, set[str]]:
-        """:meth:`add` ``messages`` in batches under a tqdm bar of ``total``; returns the count and the
-        conversation ids written."""
+        """:meth:`add` ``messages`` in batches under a tqdm bar of ``total``, skipping those whose id is
+        already stored (so running an import or a migration again adds nothing twice); returns the count and
+        the conversation ids written (also added to ``conversations`` as they are written)."""
         from tqdm import tqdm
 
-        written = 0
-        conversations: set[str] = set()
+        written = skipped = 0
+        conversations = set() if conversations is None else conversations  # the caller's sees partial work
         with tqdm(desc=label, unit="msg", total=total, disable=not progress) as bar:
             for batch in _batches(messages, batch_size):
-                conversations.update(message.conversation_id or "" for message in self.add(batch))
-                written += len(batch)
+                present = self._fetch([m.id for m in batch if m.id is not None])
+                fresh = [m for m in batch if m.id is None or m.id not in present]
+                if fresh:
+                    conversations.update(message.conversation_id or "" for message in self.add(fresh))
+                written += len(fresh)
+                skipped += len(batch) - len(fresh)
                 bar.update(len(batch))
+        if skipped:
+            logger.info("%s: %d message(s) already present (same id) were skipped", label, skipped)
         return written, conversations
 
     def backup(self, path: str | Path) -> Path:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from memstore._sync import to_async, to_async_iter
-from memstore._validate import check_count, check_identifier
+from memstore._validate import INT64_MAX, check_count, check_identifier
 from memstore.errors import NotFoundError, ValidationError
 from memstore.filters import Filter, parse_filter
 from memstore.models import Content, Message
@@ -50,8 +50,15 @@ def _cursor(position: int) -> str:
 
 
 def _position(cursor: str) -> int:
-    if not isinstance(cursor, str) or not cursor.startswith("p") or not cursor[1:].isdigit():
-        raise ValidationError(f"not a cursor from this store: {cursor!r}")
+    if (
+        not isinstance(cursor, str)
+        or not cursor.startswith("p")
+        or not cursor[1:].isdigit()
+        or not cursor[1:].isascii()
+        or len(cursor) > 20
+        or int(cursor[1:]) > INT64_MAX
+    ):
+        raise ValidationError(f"not a cursor from this store: {cursor[:40]!r}")
     return int(cursor[1:])
 
 
@@ -207,6 +214,7 @@ class BufferStore:
         query, predicate = self._query(type_include, type_exclude, role_include, role_exclude, filter_meta)
         descending, skip, limit = _window(count)
         check_count(offset, "offset", minimum=0)
+        check_count(offset + skip, "offset + page start", minimum=0)
         if offset and not (count is None or isinstance(count, int)):
             raise ValidationError("offset combines with an int or None count, not with [page, size]")
         offset += skip
@@ -360,11 +368,14 @@ def _window(count: Count) -> tuple[bool, int, int | None]:
     if isinstance(count, bool):
         raise ValidationError("count must be None, an int or [page, size]")
     if isinstance(count, int):
+        check_count(abs(count), "count (either sign)", minimum=0)
         return (False, 0, count) if count >= 0 else (True, 0, -count)
     if isinstance(count, Sequence) and len(count) == 2:
         page, size = count
         check_count(size, "page size", minimum=1)
         if isinstance(page, bool) or not isinstance(page, int) or page == 0:
             raise ValidationError("page is a non-zero int (1 is the first page, -1 the last)")
-        return (False, (page - 1) * size, size) if page > 0 else (True, (-page - 1) * size, size)
+        skip = (abs(page) - 1) * size
+        check_count(skip, "(page - 1) * size", minimum=0)
+        return page < 0, skip, size
     raise ValidationError("count must be None, an int or [page, size]")

@@ -696,7 +696,15 @@ class VectorStore:
         """The names of every collection in the backend, sorted."""
         return sorted(spec.label for spec in self._backend.list_collections())
 
+    def collection_sizes(self) -> dict[str, int]:
+        """How many records each collection holds, by name, sorted (for stats and audits)."""
+        return {
+            spec.label: self._backend.count(spec, None)
+            for spec in sorted(self._backend.list_collections(), key=lambda spec: spec.label)
+        }
+
     alist_collection_names = to_async(list_collection_names)
+    acollection_sizes = to_async(collection_sizes)
 
     def close(self) -> None:
         """Release the backend's clients and caches."""

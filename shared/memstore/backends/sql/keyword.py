@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, column, delete, func, literal_column, select, table, text
 
-from memstore.backends.sql.database import Database
+from memstore.backends.sql.database import Database, chunks
 from memstore.backends.sql.schema import memory_members, messages
 from memstore.memory.ranking import KEYWORD_CHARS, keyword_text
 from memstore.models import Message
@@ -105,9 +105,8 @@ def write_keyword_rows(conn: Connection, database: Database, stored: Sequence[Me
 def delete_keyword_rows(conn: Connection, database: Database, message_ids: Sequence[str]) -> None:
     """Drop the keyword rows of ``message_ids``."""
     target: Any = fts if database.is_sqlite else memory_members
-    for start in range(0, len(message_ids), 500):
-        chunk = list(message_ids[start : start + 500])
-        conn.execute(delete(target).where(target.c.message_id.in_(chunk)))
+    for chunk in chunks(message_ids):
+        conn.execute(delete(target).where(target.c.message_id.in_(list(chunk))))
 
 
 def keyword_search(
