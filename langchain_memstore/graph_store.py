@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
     BaseStore,
     GetOp,
@@ -45,12 +46,11 @@ from langgraph.store.base import (
 from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
+from langchain_memstore.embeddings import MemstoreEmbeddings
 from langchain_memstore.errors import ForeignDataError
-from memstore import KVStore, KVValue, ValidationError
+from memstore import KVStore, KVValue, ValidationError, as_embedder
 
 if typing.TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
-
     from memstore import VectorCollection
 
 __all__ = ["DEFAULT_KV_NAMESPACE", "DEFAULT_SWEEP_INTERVAL_MINUTES", "MemstoreGraphStore"]
@@ -107,9 +107,12 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
     every process on the database sees it; the item's TTL in minutes is kept in its entry for refreshes.
 
     Semantic search with ``index={"dims": ..., "embed": ..., "fields": [...]}`` (LangGraph's
-    ``IndexConfig``): each put embeds the item's text at ``fields`` (default ``["$"]``, the whole value; a
-    put's ``index=`` list overrides them, ``index=False`` skips embedding) into a memstore vector
-    collection (``<kv_namespace>.index`` on the Memstore's vector backend, cosine), one vector per text;
+    ``IndexConfig``; ``embed`` is what LangGraph takes — LangChain ``Embeddings``, a function, a
+    ``"provider:model"`` str — or, unwrapped, a memstore ``Embedder`` or a LlamaIndex ``BaseEmbedding``,
+    as :func:`memstore.as_embedder` recognises them): each put embeds the item's text at ``fields``
+    (default ``["$"]``, the whole value; a put's ``index=`` list overrides them, ``index=False`` skips
+    embedding) into a memstore vector collection (``<kv_namespace>.index`` on the Memstore's vector
+    backend, cosine), one vector per text;
     ``search(prefix, query=...)`` finds what a plain search finds (every live item under ``prefix`` that
     passes ``filter``) and ranks it as ``InMemoryStore`` does: by the best cosine similarity of the
     vectors each item lists (``SearchItem.score``), computed exactly, so recall is total on every vector
@@ -604,7 +607,15 @@ def _check_index_config(
     fields = config.get("fields") or ["$"]
     if isinstance(fields, str) or not all(isinstance(field, str) for field in fields):
         raise ValidationError("index fields are a list of str paths")
-    embeddings = ensure_embeddings(config["embed"])
+    embed = config["embed"]
+    embeddings: Embeddings
+    if isinstance(embed, Embeddings | str):
+        embeddings = ensure_embeddings(embed)
+    else:
+        try:  # a memstore Embedder, a LlamaIndex BaseEmbedding: whatever the core recognises
+            embeddings = MemstoreEmbeddings(as_embedder(embed))
+        except ValidationError:  # a plain function, as LangGraph's stores take
+            embeddings = ensure_embeddings(embed)
     tokenized = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
     return typing.cast(IndexConfig, {**config, "fields": list(fields)}), embeddings, tokenized
 

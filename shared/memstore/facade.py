@@ -22,7 +22,7 @@ from memstore.stores.conversations import ConversationManager
 from memstore.stores.kv import KVBackend, KVStore
 
 if TYPE_CHECKING:
-    from memstore.embeddings.base import Embedder
+    from memstore.embeddings.base import EmbedderLike
     from memstore.memory import ConversationMemory
     from memstore.stores.vectors import VectorBackend, VectorStore
 
@@ -178,12 +178,14 @@ class Memstore(Closing):
         return self.conversations.buffer(conversation_id)
 
     def memory(
-        self, conversation_id: str | None = None, *, embedder: Embedder | None = None, **options: Any
+        self, conversation_id: str | None = None, *, embedder: EmbedderLike | None = None, **options: Any
     ) -> ConversationMemory:
         """Long-term memory over messages with hybrid recall (see :class:`memstore.ConversationMemory`).
 
         ``conversation_id=None`` spans every conversation. ``embedder`` defaults to the offline MiniLM
-        (:func:`memstore.get_default_embedder`); ``options`` go to :class:`~memstore.ConversationMemory`.
+        (:func:`memstore.get_default_embedder`); a LangChain ``Embeddings`` or a LlamaIndex
+        ``BaseEmbedding`` works unwrapped (:func:`memstore.as_embedder`); ``options`` go to
+        :class:`~memstore.ConversationMemory`.
         """
         from memstore.memory import ConversationMemory
 
