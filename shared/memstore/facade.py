@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -40,7 +41,11 @@ DEFAULT_CHROMA_TIMEOUT = 30.0
 """Seconds one request to a Chroma server may take (``chroma+http://host:port?timeout=5`` changes it)."""
 
 DEFAULT_VECTORS_DIR = "memstore_data/chroma"
-"""Where embedded Chroma keeps vectors when the database is not a SQLite file (PostgreSQL)."""
+"""Embedded Chroma's folder beside the default SQLite file (:data:`DEFAULT_URL`).
+
+A PostgreSQL database gets a folder of its own under the same parent, ``memstore_data/pg-<id>.chroma``,
+named by the id the database keeps (:meth:`memstore.Database.database_id`): databases (and schemas) on
+one machine never share vectors, and every spelling of one database's URL finds the same folder."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class _VectorsChoice:
 
     kind: str  # "chroma", "sql" or "memory"
     path: str | None = None
+    per_database: bool = False  # embedded Chroma in a folder named by the database's id (PostgreSQL)
     host: str | None = None
     port: int = 8000
     ssl: bool = False
@@ -57,9 +63,15 @@ class _VectorsChoice:
     def describe(self) -> str:
         if self.kind != "chroma":
             return self.kind
+        if self.per_database:
+            return f"chroma:///{_pg_vectors_dir('<database id>')}"
         if self.path is not None:
             return f"chroma:///{self.path}"
         return f"chroma+{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+
+def _pg_vectors_dir(database_id: str) -> str:
+    return f"{Path(DEFAULT_VECTORS_DIR).parent.as_posix()}/pg-{database_id[:16]}.chroma"
 
 
 def _sqlite_file(database: Database) -> Path | None:
@@ -81,7 +93,8 @@ def _choose_vectors(vectors: str | None, url: str | URL, database: Database | No
             # One vector folder per database: two SQLite files in one folder must never share collections.
             folder = "chroma" if path.name == _DEFAULT_FILE_NAME else f"{path.stem}.chroma"
             return _VectorsChoice("chroma", str(path.parent / folder))
-        return _VectorsChoice("chroma", DEFAULT_VECTORS_DIR)
+        # A shared folder would let every database on the machine see the others' vectors.
+        return _VectorsChoice("chroma", per_database=True)
     if not isinstance(vectors, str):
         raise ValidationError(f"vectors is a string such as 'chroma:///path', not {type(vectors).__name__}")
     if vectors == "memory":
@@ -140,9 +153,10 @@ class Memstore(Closing):
     ``?timeout=seconds`` to change the 30 s bound on each request),
     ``"sql"`` (the same database, exact search) or ``"memory"``. The default is embedded Chroma beside the
     SQLite file: a ``chroma`` folder for a file named ``memstore.db`` (``memstore_data/chroma`` for
-    :data:`DEFAULT_URL`, and for PostgreSQL), ``<name>.chroma`` for any other (``app.db`` →
-    ``app.chroma``), so two databases in one folder never share vectors; memory for ``memory://`` and
-    in-memory SQLite.
+    :data:`DEFAULT_URL`), ``<name>.chroma`` for any other (``app.db`` → ``app.chroma``), so two databases
+    in one folder never share vectors; for PostgreSQL ``memstore_data/pg-<id>.chroma``, one folder per
+    database and schema (the id is kept in the database: see :data:`DEFAULT_VECTORS_DIR`); memory for
+    ``memory://`` and in-memory SQLite.
 
     Stores hang off it: :attr:`kv` (key-value, with namespaces via :meth:`KVStore.namespace_store`),
     :meth:`buffer` (the messages of one conversation), :attr:`conversations` (platforms, conversations) and
@@ -193,6 +207,10 @@ class Memstore(Closing):
 
     def _vector_backend(self) -> VectorBackend:
         choice = self._vectors_choice
+        if choice.per_database:
+            assert self.database is not None
+            path = _pg_vectors_dir(self.database.database_id())
+            self._vectors_choice = choice = dataclasses.replace(choice, path=path, per_database=False)
         if choice.kind == "memory":
             from memstore.backends.memory.vectors import MemoryVectorBackend
 
