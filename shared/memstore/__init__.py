@@ -36,7 +36,15 @@ from memstore.stores.conversations import ConversationManager, ConversationPage
 from memstore.stores.kv import KVStore, KVValue
 
 if TYPE_CHECKING:
-    from memstore.embeddings import Embedder, HashingEmbedder, MiniLMEmbedder, get_default_embedder
+    from memstore.embeddings import (
+        Embedder,
+        EmbedderLike,
+        HashingEmbedder,
+        MiniLMEmbedder,
+        SizedEmbedder,
+        as_embedder,
+        get_default_embedder,
+    )
     from memstore.memory import ConversationMemory, ScoredMessage
     from memstore.stores.semantic import SemanticStore
     from memstore.stores.vectors import SearchResult, VectorCollection, VectorStore
@@ -47,6 +55,9 @@ _LAZY = {
     "ConversationMemory": "memstore.memory",
     "ScoredMessage": "memstore.memory",
     "Embedder": "memstore.embeddings",
+    "EmbedderLike": "memstore.embeddings",
+    "SizedEmbedder": "memstore.embeddings",
+    "as_embedder": "memstore.embeddings",
     "HashingEmbedder": "memstore.embeddings",
     "MiniLMEmbedder": "memstore.embeddings",
     "get_default_embedder": "memstore.embeddings",
@@ -83,6 +94,7 @@ __all__ = [
     "Database",
     "Distance",
     "Embedder",
+    "EmbedderLike",
     "Eq",
     "Filter",
     "HashingEmbedder",
@@ -104,11 +116,13 @@ __all__ = [
     "ScoredMessage",
     "SearchResult",
     "SemanticStore",
+    "SizedEmbedder",
     "UnsupportedOperation",
     "ValidationError",
     "VectorCollection",
     "VectorField",
     "VectorStore",
     "__version__",
+    "as_embedder",
     "get_default_embedder",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import urllib.parse
@@ -24,7 +25,7 @@ from memstore.stores.conversations import ConversationManager
 from memstore.stores.kv import KVBackend, KVStore
 
 if TYPE_CHECKING:
-    from memstore.embeddings.base import Embedder
+    from memstore.embeddings.base import EmbedderLike
     from memstore.memory import ConversationMemory
     from memstore.stores.vectors import VectorBackend, VectorStore
 
@@ -47,7 +48,11 @@ DEFAULT_CHROMA_TIMEOUT = 30.0
 """Seconds one request to a Chroma server may take (``chroma+http://host:port?timeout=5`` changes it)."""
 
 DEFAULT_VECTORS_DIR = "memstore_data/chroma"
-"""Where embedded Chroma keeps vectors when the database is not a SQLite file (PostgreSQL)."""
+"""Embedded Chroma's folder beside the default SQLite file (:data:`DEFAULT_URL`).
+
+A PostgreSQL database gets a folder of its own under the same parent, ``memstore_data/pg-<id>.chroma``,
+named by the id the database keeps (:meth:`memstore.Database.database_id`): databases (and schemas) on
+one machine never share vectors, and every spelling of one database's URL finds the same folder."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ class _VectorsChoice:
 
     kind: str  # "chroma", "sql" or "memory"
     path: str | None = None
+    per_database: bool = False  # embedded Chroma in a folder named by the database's id (PostgreSQL)
     host: str | None = None
     port: int = 8000
     ssl: bool = False
@@ -93,9 +99,15 @@ class _VectorsChoice:
     def describe(self) -> str:
         if self.kind != "chroma":
             return self.kind
+        if self.per_database:
+            return f"chroma:///{_pg_vectors_dir('<database id>')}"
         if self.path is not None:
             return f"chroma:///{self.path}"
         return f"chroma+{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+
+def _pg_vectors_dir(database_id: str) -> str:
+    return f"{Path(DEFAULT_VECTORS_DIR).parent.as_posix()}/pg-{database_id[:16]}.chroma"
 
 
 def _choose_vectors(vectors: str | None, url: str | URL, database: Database | None) -> _VectorsChoice:
@@ -109,7 +121,8 @@ def _choose_vectors(vectors: str | None, url: str | URL, database: Database | No
             # One vector folder per database: two SQLite files in one folder must never share collections.
             folder = "chroma" if path.name == _DEFAULT_FILE_NAME else f"{path.stem}.chroma"
             return _VectorsChoice("chroma", str(path.parent / folder))
-        return _VectorsChoice("chroma", DEFAULT_VECTORS_DIR)
+        # A shared folder would let every database on the machine see the others' vectors.
+        return _VectorsChoice("chroma", per_database=True)
     if not isinstance(vectors, str):
         raise ValidationError(f"vectors is a string such as 'chroma:///path', not {type(vectors).__name__}")
     check_text(vectors, "vectors")
@@ -169,9 +182,10 @@ class Memstore(Closing):
     ``?timeout=seconds`` to change the 30 s bound on each request),
     ``"sql"`` (the same database, exact search) or ``"memory"``. The default is embedded Chroma beside the
     SQLite file: a ``chroma`` folder for a file named ``memstore.db`` (``memstore_data/chroma`` for
-    :data:`DEFAULT_URL`, and for PostgreSQL), ``<name>.chroma`` for any other (``app.db`` →
-    ``app.chroma``), so two databases in one folder never share vectors; memory for ``memory://`` and
-    in-memory SQLite.
+    :data:`DEFAULT_URL`), ``<name>.chroma`` for any other (``app.db`` → ``app.chroma``), so two databases
+    in one folder never share vectors; for PostgreSQL ``memstore_data/pg-<id>.chroma``, one folder per
+    database and schema (the id is kept in the database: see :data:`DEFAULT_VECTORS_DIR`); memory for
+    ``memory://`` and in-memory SQLite.
 
     Stores hang off it: :attr:`kv` (key-value, with namespaces via :meth:`KVStore.namespace_store`),
     :meth:`buffer` (the messages of one conversation), :attr:`conversations` (platforms, conversations) and
@@ -207,12 +221,14 @@ class Memstore(Closing):
         return self.conversations.buffer(conversation_id)
 
     def memory(
-        self, conversation_id: str | None = None, *, embedder: Embedder | None = None, **options: Any
+        self, conversation_id: str | None = None, *, embedder: EmbedderLike | None = None, **options: Any
     ) -> ConversationMemory:
         """Long-term memory over messages with hybrid recall (see :class:`memstore.ConversationMemory`).
 
         ``conversation_id=None`` spans every conversation. ``embedder`` defaults to the offline MiniLM
-        (:func:`memstore.get_default_embedder`); ``options`` go to :class:`~memstore.ConversationMemory`.
+        (:func:`memstore.get_default_embedder`); a LangChain ``Embeddings`` or a LlamaIndex
+        ``BaseEmbedding`` works unwrapped (:func:`memstore.as_embedder`); ``options`` go to
+        :class:`~memstore.ConversationMemory`.
         """
         from memstore.memory import ConversationMemory
 
@@ -220,6 +236,10 @@ class Memstore(Closing):
 
     def _vector_backend(self) -> VectorBackend:
         choice = self._vectors_choice
+        if choice.per_database:
+            assert self.database is not None
+            path = _pg_vectors_dir(self.database.database_id())
+            self._vectors_choice = choice = dataclasses.replace(choice, path=path, per_database=False)
         if choice.kind == "memory":
             from memstore.backends.memory.vectors import MemoryVectorBackend
 

@@ -275,3 +275,12 @@ def test_backup_carries_embedded_chroma_collections_to_a_restore_elsewhere(tmp_p
         with sqlite3.connect(elsewhere / "app.db") as conn:
             assert conn.execute("SELECT count(*) FROM memstore_vector_records").fetchone()[0] == 0
     assert (elsewhere / "app.chroma").is_dir()
+
+
+def test_the_postgresql_keyword_index_bound_is_keyword_chars() -> None:
+    import inspect
+
+    from memstore.backends.sql.keyword import ensure_keyword_index
+    from memstore.memory.ranking import KEYWORD_CHARS
+
+    assert f"left(content_text, {KEYWORD_CHARS})" in inspect.getsource(ensure_keyword_index)

@@ -45,7 +45,7 @@ from memstore.stores.buffer import BufferStore
 from memstore.stores.chat import MessageQuery
 
 if TYPE_CHECKING:
-    from memstore.embeddings.base import Embedder
+    from memstore.embeddings.base import Embedder, EmbedderLike
     from memstore.facade import Memstore
     from memstore.stores.vectors import VectorCollection
 
@@ -239,7 +239,7 @@ class ConversationMemory:
         store: Memstore,
         conversation_id: str | None = None,
         *,
-        embedder: Embedder | None = None,
+        embedder: EmbedderLike | None = None,
         collection: str = DEFAULT_COLLECTION,
         default_conversation_id: str | None = None,
         dense_weight: float = DEFAULT_DENSE_WEIGHT,
@@ -251,13 +251,10 @@ class ConversationMemory:
         neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT,
         neighbour_radius: int = DEFAULT_NEIGHBOUR_RADIUS,
     ) -> None:
-        if embedder is None:
-            from memstore.embeddings import get_default_embedder
+        from memstore.embeddings import as_embedder, get_default_embedder
 
-            embedder = get_default_embedder()
-        dimensions = getattr(embedder, "dimensions", None)
-        if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
-            raise ValidationError("the embedder must say its vector size as a positive int .dimensions")
+        chosen = get_default_embedder() if embedder is None else as_embedder(embedder)
+        dimensions = chosen.dimensions
         for name, weight in (
             ("dense_weight", dense_weight),
             ("keyword_weight", keyword_weight),
@@ -278,7 +275,7 @@ class ConversationMemory:
             if default_conversation_id is None
             else check_identifier(default_conversation_id, "default_conversation_id")
         )
-        self.embedder = embedder
+        self.embedder: Embedder = chosen
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
         self.fusion: ranking.FusionMethod = fusion

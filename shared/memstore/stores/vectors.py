@@ -35,7 +35,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 import numpy as np
@@ -350,6 +350,10 @@ def check_where(
     return node
 
 
+def _best_first(hit: tuple[float, StoredRecord]) -> tuple[float, str]:
+    return -hit[0], hit[1].key
+
+
 def _check_top_k(top_k: object) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
         raise ValidationError(f"top_k must be an int in 1..{MAX_TOP_K}")
@@ -611,6 +615,39 @@ class VectorCollection(Generic[T]):
 
         return self._current(work)
 
+    def score_batch(
+        self, vector: Sequence[float] | npt.ArrayLike, keys: Iterable[Key], *, include_vectors: bool = False
+    ) -> list[SearchResult[T]]:
+        """The records with ``keys`` scored exactly against ``vector``, best first (ties by key).
+
+        Unlike :meth:`search`, which on Chroma walks an approximate (HNSW) index and can miss a record (an
+        exact duplicate of the query among many equal vectors, for one), this reads the given records'
+        vectors and scores every one in float64, as the exact backends score their hits. Use it when the
+        candidates are known and recall must be total; it costs one read of those vectors. Missing keys are
+        left out.
+        """
+        from memstore.backends.exact import exact_scores
+
+        asked = list(keys)
+
+        def work(spec: CollectionSpec) -> list[SearchResult[T]]:
+            definition = spec.definition
+            query = check_vector(vector, definition.vector, "query vector")
+            wanted = list(dict.fromkeys(encode_key(key, definition) for key in asked))
+            found = self._backend.get(spec, wanted, True) if wanted else []
+            pairs = [(record, record.vector) for record in found if record.vector is not None]
+            if not pairs:
+                return []
+            scores = exact_scores(np.stack([v for _, v in pairs]), query, definition.vector.distance)
+            ranked = sorted(zip(scores.tolist(), (r for r, _ in pairs), strict=True), key=_best_first)
+            shown = (record if include_vectors else replace(record, vector=None) for _, record in ranked)
+            return [
+                SearchResult(self._from_stored(definition, record), score)
+                for (score, _), record in zip(ranked, shown, strict=True)
+            ]
+
+        return self._current(work)
+
     acreate = to_async(create)
     acreate_if_not_exists = to_async(create_if_not_exists)
     aexists = to_async(exists)
@@ -624,6 +661,7 @@ class VectorCollection(Generic[T]):
     acount = to_async(count)
     ascan = to_async_iter(scan)
     asearch = to_async(search)
+    ascore_batch = to_async(score_batch)
 
     def __repr__(self) -> str:
         return f"VectorCollection({self.name!r}, backend={self._backend.kind!r})"

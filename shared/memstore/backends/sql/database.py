@@ -8,6 +8,7 @@ import random
 import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,6 +159,29 @@ class Database(Closing):
                 )
 
         self.run(create, write=True, operation="create_tables")
+
+    def database_id(self) -> str:
+        """A random id this database keeps in ``memstore_meta`` (made by the first call, then read).
+
+        It names what belongs to this database outside it (PostgreSQL's default vector folder), the same
+        for every process and every spelling of the URL (another host alias, extra options), and different
+        for every database and schema, which a hash of the URL could not promise both ways.
+        """
+
+        def read(conn: Connection) -> str | None:
+            found = conn.execute(select(schema.meta.c.value).where(schema.meta.c.name == "database_id"))
+            return found.scalar_one_or_none()
+
+        def make(conn: Connection) -> str:
+            fresh = self.insert(schema.meta).values(name="database_id", value=uuid.uuid4().hex)
+            conn.execute(fresh.on_conflict_do_nothing(index_elements=["name"]))  # a racing process may win
+            value = read(conn)
+            assert value is not None
+            return value
+
+        return self.run(read, write=False, operation="database_id") or self.run(
+            make, write=True, operation="database_id"
+        )
 
     def run(self, work: Callable[[Connection], R], *, write: bool, operation: str) -> R:
         """Run ``work(conn)`` in one transaction: committed if it returns, rolled back if it raises.

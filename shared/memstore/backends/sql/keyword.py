@@ -36,11 +36,6 @@ __all__ = [
 
 FTS_TABLE = "memstore_keyword_fts"
 PG_INDEX = "ix_memstore_messages_keyword"
-# Must match KEYWORD_CHARS and the index expression word for word, or PostgreSQL will not use the index.
-PG_INDEX_DDL = (
-    "CREATE INDEX IF NOT EXISTS ix_memstore_messages_keyword ON memstore_messages "
-    "USING GIN (to_tsvector('english'::regconfig, left(content_text, 100000)))"
-)
 MAX_QUERY_TOKENS = 64
 
 # The FTS5 table as a lightweight Core clause (it is DDL SQLAlchemy metadata cannot create: see below).
@@ -85,7 +80,14 @@ def ensure_keyword_index(database: Database) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(7301245532)"))
             # Schema 1's unbounded index: one message over ~1 MB of lexemes failed every later write.
             conn.execute(text("DROP INDEX IF EXISTS ix_memstore_messages_fts"))
-            conn.execute(text(PG_INDEX_DDL))
+            # The bound must be KEYWORD_CHARS and the search's expression word for word, or PostgreSQL
+            # will not use the index (a test compares them).
+            conn.execute(
+                text(
+                    "CREATE INDEX IF NOT EXISTS ix_memstore_messages_keyword ON memstore_messages "
+                    "USING GIN (to_tsvector('english'::regconfig, left(content_text, 100000)))"
+                )
+            )
 
     database.run(create, write=True, operation="memory.create_keyword_index")
 
