@@ -27,6 +27,7 @@ from memstore.stores.buffer import BufferStore, CursorPage
 from memstore.stores.chat import Conversation, Platform
 from memstore.stores.conversations import ConversationManager, ConversationPage
 from memstore.stores.kv import KVStore, KVValue
+from memstore.stores.windows import TokenCounter, approximate_tokens
 
 if TYPE_CHECKING:
     from memstore.embeddings import Embedder, HashingEmbedder, MiniLMEmbedder, get_default_embedder
@@ -97,10 +98,12 @@ __all__ = [
     "ScoredMessage",
     "SearchResult",
     "SemanticStore",
+    "TokenCounter",
     "ValidationError",
     "VectorCollection",
     "VectorField",
     "VectorStore",
     "__version__",
+    "approximate_tokens",
     "get_default_embedder",
 ]
