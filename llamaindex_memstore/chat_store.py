@@ -119,9 +119,17 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
 
         return count
 
-    def _add_message(self, key: str, message: ChatMessage) -> Plan[None]:
+    def _add_message(self, key: str, message: ChatMessage, idx: int | None) -> Plan[None]:
+        if idx is not None and (isinstance(idx, bool) or not isinstance(idx, int)):
+            raise ValidationError(f"idx must be an int or None, not {type(idx).__name__}")
         stored = to_memstore_message(message)
-        yield Call(self._store.buffer(check_key(key)), "add_msg", (stored,))
+        buffer = self._store.buffer(check_key(key))
+        if idx is None:
+            yield Call(buffer, "add_msg", (stored,))
+        else:
+            # One transaction in the core (list.insert's rules); a read-then-replace here could drop a
+            # message appended between the read and the write.
+            yield Call(buffer, "insert_msg", (idx, stored))
 
     def _delete_messages(self, key: str) -> Plan[list[ChatMessage] | None]:
         buffer = self._store.buffer(check_key(key))
@@ -177,9 +185,14 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
         ``window`` / ``window_tokens`` if set."""
         return run_sync(self._get_messages(key))
 
-    def add_message(self, key: str, message: ChatMessage) -> None:
-        """Append one message to ``key`` (created if new); concurrent appenders never collide."""
-        run_sync(self._add_message(key, message))
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        """Append one message to ``key`` (created if new); concurrent appenders never collide.
+
+        With ``idx``, insert it before list index ``idx`` instead, as ``SimpleChatStore`` does
+        (``list.insert``: negative counts from the end, out of range clamps), in one transaction; the
+        messages after it are renumbered, so the cost grows with how many follow ``idx``.
+        """
+        run_sync(self._add_message(key, message, idx))
 
     def delete_messages(self, key: str) -> list[ChatMessage] | None:
         """Delete ``key`` and its messages; returns them, or None if the key does not exist.
@@ -211,9 +224,9 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
         """Async twin of :meth:`get_messages`."""
         return await run_async(self._get_messages(key))
 
-    async def async_add_message(self, key: str, message: ChatMessage) -> None:
+    async def async_add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         """Async twin of :meth:`add_message`."""
-        await run_async(self._add_message(key, message))
+        await run_async(self._add_message(key, message, idx))
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
         """Async twin of :meth:`delete_messages`."""

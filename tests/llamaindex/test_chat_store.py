@@ -33,6 +33,7 @@ OPERATIONS = st.lists(
     st.one_of(
         st.tuples(st.just("set_messages"), KEY_NAMES, st.lists(MESSAGES, max_size=4)),
         st.tuples(st.just("add_message"), KEY_NAMES, MESSAGES),
+        st.tuples(st.just("add_message"), KEY_NAMES, MESSAGES, st.integers(-6, 6)),
         st.tuples(st.just("get_messages"), KEY_NAMES),
         st.tuples(st.just("delete_messages"), KEY_NAMES),
         st.tuples(st.just("delete_message"), KEY_NAMES, st.integers(-5, 5)),
@@ -125,6 +126,33 @@ def test_every_method(chat_store: MemstoreChatStore) -> None:
     assert chat_store.get_keys() == ["k", "other"]
     assert chat_store.delete_messages("k") == first[:1]
     assert chat_store.get_keys() == ["other"]
+
+
+async def test_add_message_at_an_index_matches_simple_chat_store(chat_store: MemstoreChatStore) -> None:
+    # Issue 16.9: SimpleChatStore.add_message(key, message, idx) inserts (list.insert); it was a TypeError.
+    reference = SimpleChatStore()
+    for store in (reference, chat_store):
+        store.set_messages("k", [ChatMessage(role="user", content=f"m{i}") for i in range(4)])
+    for idx in [0, 2, -1, -3, 99, -99]:
+        message = ChatMessage(role="assistant", content=f"at {idx}")
+        reference.add_message("k", message, idx=idx)
+        chat_store.add_message("k", message, idx=idx)
+        assert chat_store.get_messages("k") == reference.get_messages("k"), idx
+    await chat_store.async_add_message("k", ChatMessage(role="user", content="async"), idx=1)
+    reference.add_message("k", ChatMessage(role="user", content="async"), idx=1)
+    assert await chat_store.aget_messages("k") == reference.get_messages("k")
+    chat_store.add_message("new", ChatMessage(role="user", content="first"), idx=5)  # creates the key
+    assert _texts(chat_store.get_messages("new")) == ["first"]
+    await chat_store.async_add_message("k", ChatMessage(role="user", content="end"))
+    assert _texts(chat_store.get_messages("k"))[-1] == "end"
+
+
+@pytest.mark.parametrize("bad", [1.0, "0", True])
+def test_add_message_rejects_a_bad_index(chat_store: MemstoreChatStore, bad: Any) -> None:
+    chat_store.set_messages("k", [ChatMessage(role="user", content="m0")])
+    with pytest.raises(ValidationError, match="idx"):
+        chat_store.add_message("k", ChatMessage(role="user", content="x"), idx=bad)
+    assert _texts(chat_store.get_messages("k")) == ["m0"]
 
 
 async def test_every_async_twin(chat_store: MemstoreChatStore) -> None:

@@ -86,6 +86,30 @@ class BufferStore:
             return []
         return self._backend.append(self.conversation_id, batch, datetime.now(timezone.utc))
 
+    def insert_msgs(self, index: int, messages: Iterable[Message]) -> list[Message]:
+        """Insert messages before list index ``index``, in one transaction (all or nothing); returns them
+        as stored.
+
+        ``index`` follows Python's ``list.insert``: 0 is the front, negative counts from the end (-1 is
+        before the newest message), and out of range clamps to the front or the end. The inserted messages
+        and every message after them take new positions from the conversation's counter, in list order
+        (positions are never reused; ids, content and created_at are kept), so the cost grows with the
+        messages after ``index``: inserting near the end is cheap, at the front rewrites every position.
+        Appenders and other writers of the conversation wait for it, so none can slip into the gap.
+        """
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValidationError(f"index must be an int, not {type(index).__name__}")
+        batch = self._prepare(messages)
+        if any(m.position is not None for m in batch):
+            raise ValidationError("inserted messages take their positions from the store; give none")
+        if not batch:
+            return []
+        return self._backend.insert(self.conversation_id, index, batch, datetime.now(timezone.utc))
+
+    def insert_msg(self, index: int, message: Message) -> Message:
+        """Insert one message before list index ``index`` (see :meth:`insert_msgs`); returns it as stored."""
+        return self.insert_msgs(index, [message])[0]
+
     def replace(self, messages: Iterable[Message]) -> list[Message]:
         """Replace every message of the conversation with ``messages`` in one transaction.
 
@@ -389,6 +413,8 @@ class BufferStore:
     amove_oldest = to_async(move_oldest)
     adelete_oldest = to_async(delete_oldest)
     areplace = to_async(replace)
+    ainsert_msgs = to_async(insert_msgs)
+    ainsert_msg = to_async(insert_msg)
     alength = to_async(length)
     aget_msg = to_async(get_msg)
     aget_msg_by_cursor = to_async(get_msg_by_cursor)
