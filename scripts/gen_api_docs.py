@@ -147,6 +147,7 @@ SECTIONS: list[tuple[str, str, list[str], str]] = [
             "MemstoreVectorStore",
             "MemstoreKVStore",
             "MemstoreMemoryBlock",
+            "MemstoreEmbedding",
             "LlamaIndexEmbedder",
             "to_chat_message",
             "to_memstore_message",
