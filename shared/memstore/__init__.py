@@ -34,6 +34,7 @@ from memstore.stores.buffer import BufferStore, CursorPage
 from memstore.stores.chat import Conversation, Platform
 from memstore.stores.conversations import ConversationManager, ConversationPage
 from memstore.stores.kv import KVStore, KVValue
+from memstore.stores.windows import TokenCounter, approximate_tokens
 
 if TYPE_CHECKING:
     from memstore.embeddings import (
@@ -117,12 +118,14 @@ __all__ = [
     "SearchResult",
     "SemanticStore",
     "SizedEmbedder",
+    "TokenCounter",
     "UnsupportedOperation",
     "ValidationError",
     "VectorCollection",
     "VectorField",
     "VectorStore",
     "__version__",
+    "approximate_tokens",
     "as_embedder",
     "get_default_embedder",
 ]

@@ -15,6 +15,7 @@ from memstore.errors import NotFoundError, ValidationError
 from memstore.filters import Filter, parse_filter
 from memstore.models import Content, Message
 from memstore.stores.chat import ChatBackend, MessageQuery
+from memstore.stores.windows import TokenCounter, approximate_tokens, select_window
 
 __all__ = ["BufferStore", "Count", "CursorPage", "MetaFilter"]
 
@@ -27,6 +28,8 @@ backend's query; or a Python predicate over the metadata dict, applied to pages 
 (slower: a last resort for what the language cannot say)."""
 
 STREAM_PAGE_SIZE = 500
+WINDOW_FIRST_PAGE = 32
+"""The first page a token window reads (then 64, 128, ... up to STREAM_PAGE_SIZE)."""
 
 
 def new_message_id() -> str:
@@ -89,6 +92,30 @@ class BufferStore:
         if not batch:
             return []
         return self._backend.append(self.conversation_id, batch, datetime.now(timezone.utc))
+
+    def insert_msgs(self, index: int, messages: Iterable[Message]) -> list[Message]:
+        """Insert messages before list index ``index``, in one transaction (all or nothing); returns them
+        as stored.
+
+        ``index`` follows Python's ``list.insert``: 0 is the front, negative counts from the end (-1 is
+        before the newest message), and out of range clamps to the front or the end. The inserted messages
+        and every message after them take new positions from the conversation's counter, in list order
+        (positions are never reused; ids, content and created_at are kept), so the cost grows with the
+        messages after ``index``: inserting near the end is cheap, at the front rewrites every position.
+        Appenders and other writers of the conversation wait for it, so none can slip into the gap.
+        """
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValidationError(f"index must be an int, not {type(index).__name__}")
+        batch = self._prepare(messages)
+        if any(m.position is not None for m in batch):
+            raise ValidationError("inserted messages take their positions from the store; give none")
+        if not batch:
+            return []
+        return self._backend.insert(self.conversation_id, index, batch, datetime.now(timezone.utc))
+
+    def insert_msg(self, index: int, message: Message) -> Message:
+        """Insert one message before list index ``index`` (see :meth:`insert_msgs`); returns it as stored."""
+        return self.insert_msgs(index, [message])[0]
 
     def replace(self, messages: Iterable[Message]) -> list[Message]:
         """Replace every message of the conversation with ``messages`` in one transaction.
@@ -229,6 +256,51 @@ class BufferStore:
             found = list(itertools.islice(stream, offset, stop))
         return found[::-1] if descending else found
 
+    def get_window(
+        self,
+        *,
+        max_messages: int | None = None,
+        max_tokens: int | None = None,
+        token_counter: TokenCounter | None = None,
+    ) -> list[Message]:
+        """The newest messages that fit ``max_messages`` and ``max_tokens``, oldest first, never starting on
+        a tool result nor splitting a tool call from its results (:mod:`memstore.stores.windows`).
+
+        What a prompt's history should be: the chat models refuse a tool result without its call. Reads
+        backwards in keyset pages (``max_messages`` rows at once for a count window, else 32, 64, ... rows)
+        and stops at the first message that does not fit, so the cost follows the window, not the history.
+        ``token_counter`` counts one message (default :func:`~memstore.stores.windows.approximate_tokens`,
+        4 characters a token). Give at least one limit; each must be an int >= 1.
+        """
+        if max_messages is None and max_tokens is None:
+            raise ValidationError("give max_messages, max_tokens or both")
+        if max_messages is not None:
+            check_count(max_messages, "max_messages", minimum=1)
+        if max_tokens is not None:
+            check_count(max_tokens, "max_tokens", minimum=1)
+        if token_counter is not None and not callable(token_counter):
+            raise ValidationError("token_counter must be a callable taking a Message")
+        first = WINDOW_FIRST_PAGE if max_messages is None else min(max_messages, STREAM_PAGE_SIZE)
+        return select_window(
+            self._newest_first(first),
+            max_messages=max_messages,
+            max_tokens=max_tokens,
+            token_counter=token_counter or approximate_tokens,
+        )
+
+    def _newest_first(self, first_page: int) -> Iterator[Message]:
+        """Newest to oldest in keyset pages that double from ``first_page`` up to STREAM_PAGE_SIZE."""
+        size, bound = first_page, None
+        while True:
+            page = self._backend.select(
+                self.conversation_id, MessageQuery(before=bound, descending=True, limit=size)
+            )
+            yield from page
+            if len(page) < size:
+                return
+            bound = page[-1].position
+            size = min(size * 2, STREAM_PAGE_SIZE)
+
     def get_msg_by_cursor(
         self,
         cursor: str | None = None,
@@ -349,9 +421,12 @@ class BufferStore:
     amove_oldest = to_async(move_oldest)
     adelete_oldest = to_async(delete_oldest)
     areplace = to_async(replace)
+    ainsert_msgs = to_async(insert_msgs)
+    ainsert_msg = to_async(insert_msg)
     alength = to_async(length)
     aget_msg = to_async(get_msg)
     aget_msg_by_cursor = to_async(get_msg_by_cursor)
+    aget_window = to_async(get_window)
     aget_msgs_forward = to_async_iter(get_msgs_forward)
     aget_msgs_backward = to_async_iter(get_msgs_backward)
     aget_msg_by_id = to_async(get_msg_by_id)

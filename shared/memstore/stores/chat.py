@@ -102,6 +102,17 @@ class ChatBackend(Protocol):
         """Append (or, with ``replace``, delete every message first, in the same transaction)."""
         ...
 
+    def insert(
+        self, conversation_id: str, index: int, messages: Sequence[Message], now: datetime
+    ) -> list[Message]:
+        """Insert ``messages`` before list index ``index`` (Python's ``list.insert`` rules: negative counts
+        from the end, out of range clamps) in one transaction, creating the conversation if missing.
+
+        The new messages and every message from ``index`` on take fresh positions from the counter, in list
+        order (positions are never reused); ids, content and created_at of the moved ones stay.
+        """
+        ...
+
     def select(self, conversation_id: str, query: MessageQuery) -> list[Message]: ...
 
     def count(self, conversation_id: str, query: MessageQuery) -> int: ...
