@@ -456,6 +456,21 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             await asyncio.to_thread(self.stop_ttl_sweeper)
         await super().aclose()
 
+    def kv_prefixes(self, *namespaces: tuple[str, ...]) -> dict[str, list[str]]:
+        """The ``kv_prefixes`` argument of :meth:`memstore.Memstore.forget` that removes every item under
+        ``namespaces`` (and their sub-namespaces), with their vectors::
+
+            store.forget("user-42", kv_prefixes=graph.kv_prefixes(("users", "user-42")))
+        """
+        for namespace in namespaces:
+            if (
+                not isinstance(namespace, tuple)
+                or not namespace
+                or not all(isinstance(label, str) and label and "." not in label for label in namespace)
+            ):
+                raise InvalidNamespaceError(f"a namespace to forget is a tuple of labels, not {namespace!r}")
+        return {self.kv_namespace: [_prefix(namespace) for namespace in namespaces]}
+
     def __repr__(self) -> str:
         return f"MemstoreGraphStore(kv_namespace={self.kv_namespace!r})"
 

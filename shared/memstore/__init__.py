@@ -26,7 +26,7 @@ from memstore.errors import (
     UnsupportedOperation,
     ValidationError,
 )
-from memstore.facade import DEFAULT_URL, MEMORY_URL, Memstore
+from memstore.facade import DEFAULT_URL, MEMORY_URL, Memstore, RestoreReport
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range
 from memstore.models import Content, Message
 from memstore.records import DataField, Distance, KeyField, RecordDefinition, RecordMapper, VectorField
@@ -47,12 +47,14 @@ if TYPE_CHECKING:
         get_default_embedder,
     )
     from memstore.memory import ConversationMemory, ScoredMessage
+    from memstore.memory.forget import ForgetReport
     from memstore.stores.semantic import SemanticStore
     from memstore.stores.vectors import SearchResult, VectorCollection, VectorStore
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "ForgetReport": "memstore.memory.forget",
     "ConversationMemory": "memstore.memory",
     "ScoredMessage": "memstore.memory",
     "Embedder": "memstore.embeddings",
@@ -98,6 +100,7 @@ __all__ = [
     "EmbedderLike",
     "Eq",
     "Filter",
+    "ForgetReport",
     "HashingEmbedder",
     "In",
     "KVStore",
@@ -114,6 +117,7 @@ __all__ = [
     "Range",
     "RecordDefinition",
     "RecordMapper",
+    "RestoreReport",
     "ScoredMessage",
     "SearchResult",
     "SemanticStore",

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import threading
 import urllib.parse
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import URL
 
 from memstore._closing import Closing
+from memstore._sync import to_async
 from memstore._validate import check_text, mask_password
 from memstore.backends.memory import MemoryChatBackend, MemoryKVBackend
 from memstore.backends.sql.chat import SqlChatBackend
@@ -27,6 +29,7 @@ from memstore.stores.kv import KVBackend, KVStore
 if TYPE_CHECKING:
     from memstore.embeddings.base import EmbedderLike
     from memstore.memory import ConversationMemory
+    from memstore.memory.forget import ForgetReport
     from memstore.stores.vectors import VectorBackend, VectorStore
 
 __all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore", "RestoreReport"]
@@ -337,6 +340,33 @@ class Memstore(Closing):
         for name in copied:
             restored.delete_collection(name)
         return RestoreReport(Path(path), copied)
+
+    # -- forgetting -----------------------------------------------------------------------------------------
+
+    def forget(
+        self,
+        subject: str,
+        *,
+        prefix: bool = False,
+        kv_prefixes: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> ForgetReport:
+        """Remove everything the store holds of ``subject``, a conversation (session, thread) id, or of every
+        id starting with it when ``prefix``: the conversations and their messages (with the reserved
+        ``memstore:<kind>:<id>`` conversations adapters derive from them), keyword-index and pending rows,
+        the messages' vectors in every collection, the LangGraph checkpoints of those threads, and the KV
+        entries under ``kv_prefixes`` (``{kv namespace: key prefix or prefixes}``, e.g. a LangGraph store
+        namespace from ``MemstoreGraphStore.kv_prefixes``) with their vector index records.
+
+        Returns a :class:`~memstore.memory.forget.ForgetReport` of what went. Safe to call again: it
+        removes what is left.
+        """
+        from memstore.memory.forget import forget
+
+        return forget(self, subject, prefix=prefix, kv_prefixes=kv_prefixes)
+
+    aforget = to_async(forget)
+    abackup = to_async(backup)
+    arestore = to_async(restore)
 
     def close(self) -> None:
         """Release every connection and client the store holds. Idempotent."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SUBCOMMANDS = ["stats", "search", "export", "import", "migrate", "backup", "restore", "prune"]
+SUBCOMMANDS = ["stats", "search", "export", "import", "migrate", "backup", "restore", "delete", "prune"]
 
 
 def run(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -204,3 +204,19 @@ def test_a_migration_that_writes_nothing_leaves_no_backup(tmp_path: Path) -> Non
         ).create()
     assert _main(db, "migrate", "--from", "json", str(_source(tmp_path))) == 1
     assert sorted(path.name for path in tmp_path.glob("m.pre-migrate-*")) == []
+
+
+def test_delete_forgets_a_user(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from memstore import Memstore, Message
+
+    db = tmp_path / "d.db"
+    with Memstore(f"sqlite:///{db}", vectors="sql") as store:
+        store.buffer("u42").add_msg(Message("user", "hello"))
+        store.buffer("memstore:archive:u42").add_msg(Message("user", "older"))
+        store.kv.namespace_store("langgraph_store").mset([("users.u42..prefs", "{}"), ("users.u7..p", "{}")])
+    assert _main(db, "delete", "u42", "--kv", "langgraph_store=users.u42.") == 0
+    assert "deleted 2 conversations, 2 messages" in capsys.readouterr().out
+    with Memstore(f"sqlite:///{db}", vectors="sql") as store:
+        assert store.conversations.list_conversation_ids("") == []
+        assert store.kv.namespace_store("langgraph_store").keys() == ["users.u7..p"]
+    assert _main(db, "delete", "u42", "--kv", "no-equals-sign") == 1

@@ -91,6 +91,20 @@ def _parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="replace the SQLite database with a backup")
     restore.add_argument("path", type=Path)
 
+    forget = commands.add_parser(
+        "delete", help="forget a user: their conversations, messages, index rows, vectors, checkpoints"
+    )
+    forget.add_argument("subject", help="a conversation / session / thread id (a prefix with --prefix)")
+    forget.add_argument("--prefix", action="store_true", help="every id starting with SUBJECT")
+    forget.add_argument(
+        "--kv",
+        action="append",
+        default=[],
+        metavar="NAMESPACE=PREFIX",
+        help="also delete the KV entries of NAMESPACE whose key starts with PREFIX (repeatable), e.g. a "
+        "LangGraph store namespace: --kv langgraph_store=users.42.",
+    )
+
     prune = commands.add_parser("prune", help="delete messages older than some days, with their index")
     prune.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="age in days")
     return parser
@@ -199,6 +213,20 @@ def _command(args: argparse.Namespace, memory: Any) -> int:
     elif command == "restore":
         reindexed = memory.restore(args.path)
         print(f"restored from {args.path}" + (f" ({reindexed} messages re-indexed)" if reindexed else ""))
+    elif command == "delete":
+        from memstore.errors import ValidationError
+
+        kv: dict[str, list[str]] = {}
+        for pair in args.kv:
+            namespace, equals, key_prefix = pair.partition("=")
+            if not equals or not namespace or not key_prefix:
+                raise ValidationError(f"--kv takes NAMESPACE=PREFIX, not {pair!r}")
+            kv.setdefault(namespace, []).append(key_prefix)
+        report = memory.store.forget(args.subject, prefix=args.prefix, kv_prefixes=kv)
+        print(
+            f"deleted {len(report.conversations)} conversations, {report.messages} messages, "
+            f"{report.vectors} vectors, {report.checkpoints} checkpoints, {report.kv_entries} KV entries"
+        )
     elif command == "prune":
         print(f"deleted {memory.delete_older_than(args.older_than)} messages")
     return 0

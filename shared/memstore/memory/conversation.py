@@ -76,6 +76,16 @@ _MEMORY_MEMBERS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDicti
 _MEMORY_LOCK = threading.Lock()
 
 
+def forget_memory_rows(chat: Any, message_ids: Iterable[str]) -> None:
+    """Drop ``message_ids`` from a ``memory://`` store's pending and member sets (what the SQL tables hold on
+    a database), so a forgotten message leaves nothing behind."""
+    doomed = set(message_ids)
+    with _MEMORY_LOCK:
+        _MEMORY_MEMBERS.get(chat, set()).difference_update(doomed)
+        for pending in _MEMORY_PENDING.get(chat, {}).values():
+            pending.difference_update(doomed)
+
+
 @dataclasses.dataclass(frozen=True)
 class ScoredMessage:
     """One recalled message (as stored, metadata intact) and its fused score in [0, 1], higher is better."""

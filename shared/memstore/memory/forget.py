@@ -1,0 +1,180 @@
+"""Forgetting a user: one call removes everything the store holds under a conversation id (or an id prefix).
+
+What goes, and in what order:
+
+1. the conversations named (``subject``, or every id starting with it) and the conversations derived from
+   them under a reserved ``memstore:<kind>:<id>`` id (LlamaIndex's ``memstore:archive:<key>`` and
+   ``memstore:recall:<session>``), with their messages, their keyword-index rows and their pending rows, in
+   one SQL transaction;
+2. the vectors of those messages, in every vector collection of the store (memory collections are keyed by
+   message id);
+3. the LangGraph checkpoints of the threads named the same way;
+4. the KV entries under the given ``kv_prefixes`` (a LangGraph store namespace:
+   ``MemstoreGraphStore.kv_prefixes(namespace)``), with the records of that KV namespace's vector index
+   (the collection ``<kv namespace>.index``, whose records name their entry in an ``entry`` field).
+
+Steps 2-4 follow the SQL transaction: should one fail, calling ``forget`` again finishes the work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete
+
+from memstore._validate import check_identifier, check_text
+from memstore.stores.buffer import BufferStore
+
+if TYPE_CHECKING:
+    from memstore.facade import Memstore
+    from memstore.stores.vectors import VectorBackend
+
+__all__ = ["DERIVED_PREFIX", "ForgetReport", "forget"]
+
+DERIVED_PREFIX = "memstore:"
+"""Conversation ids ``memstore:<kind>:<id>`` belong to conversation ``<id>`` (adapters' archives, recall)."""
+
+_PAGE = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class ForgetReport:
+    """What :meth:`memstore.Memstore.forget` removed."""
+
+    conversations: list[str]
+    messages: int
+    vectors: int
+    checkpoints: int
+    kv_entries: int
+
+
+def _owner(conversation_id: str) -> str | None:
+    """``<id>`` for a derived id ``memstore:<kind>:<id>``, else None."""
+    if not conversation_id.startswith(DERIVED_PREFIX):
+        return None
+    kind_and_owner = conversation_id[len(DERIVED_PREFIX) :]
+    kind, separator, owner = kind_and_owner.partition(":")
+    return owner if kind and separator and owner else None
+
+
+def _ids(store: Memstore, prefix: str) -> Iterator[str]:
+    after: str | None = None
+    while True:
+        page = store.conversations.list_conversation_ids(prefix, after=after, limit=_PAGE)
+        yield from page
+        if len(page) < _PAGE:
+            return
+        after = page[-1]
+
+
+def _targets(store: Memstore, subject: str, prefix: bool) -> list[str]:
+    def named(conversation_id: str) -> bool:
+        return conversation_id.startswith(subject) if prefix else conversation_id == subject
+
+    found = [cid for cid in _ids(store, subject) if named(cid)]
+    derived = [cid for cid in _ids(store, DERIVED_PREFIX) if (owner := _owner(cid)) and named(owner)]
+    return sorted(set(found) | set(derived))
+
+
+def _message_ids(store: Memstore, conversation_ids: Sequence[str]) -> list[str]:
+    backend = store.conversations._backend
+    return [m.id or "" for cid in conversation_ids for m in BufferStore(backend, cid).get_msgs_forward()]
+
+
+def _delete_conversations(store: Memstore, conversation_ids: list[str], message_ids: list[str]) -> None:
+    if store.database is None:
+        from memstore.memory.conversation import forget_memory_rows
+
+        for cid in conversation_ids:
+            store.conversations._backend.delete_conversation(cid)
+        forget_memory_rows(store.conversations._backend, message_ids)
+        return
+    from memstore.backends.sql.database import chunks
+    from memstore.backends.sql.keyword import delete_keyword_rows, ensure_keyword_index
+    from memstore.backends.sql.schema import conversations, memory_pending, messages
+
+    database = store.database
+    ensure_keyword_index(database)  # a store no memory ever opened has no keyword table yet
+
+    def work(conn: Connection) -> None:
+        for part in chunks(message_ids):
+            conn.execute(delete(memory_pending).where(memory_pending.c.message_id.in_(list(part))))
+        delete_keyword_rows(conn, database, message_ids)
+        for part in chunks(conversation_ids):
+            conn.execute(delete(messages).where(messages.c.conversation_id.in_(list(part))))
+            conn.execute(delete(conversations).where(conversations.c.id.in_(list(part))))
+
+    database.run(work, write=True, operation="forget")
+
+
+def _vector_backend(store: Memstore) -> VectorBackend | None:
+    """The store's vector backend, unless it was never used (then it holds nothing of anyone)."""
+    choice = store._vectors_choice
+    if choice.kind == "memory" and store._vectors is None:
+        return None
+    if choice.path is not None and store._vectors is None and not Path(choice.path).is_dir():
+        return None
+    return store.vectors.backend
+
+
+def _pages(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _PAGE):
+        yield items[start : start + _PAGE]
+
+
+def _delete_vectors(backend: VectorBackend, message_ids: list[str]) -> int:
+    removed = 0
+    for spec in backend.list_collections():
+        before = backend.count(spec, None)
+        for page in _pages(message_ids):
+            backend.delete(spec, page)
+        removed += before - backend.count(spec, None)
+    return removed
+
+
+def _delete_kv(store: Memstore, backend: VectorBackend | None, kv_prefixes: Mapping[str, Any]) -> int:
+    from memstore.stores.vectors import scan_stored
+
+    removed = 0
+    specs = {} if backend is None else {spec.name: spec for spec in backend.list_collections()}
+    for namespace, prefixes in kv_prefixes.items():
+        kv = store.kv.namespace_store(namespace)
+        chosen = [prefixes] if isinstance(prefixes, str) else list(prefixes)
+        for key_prefix in (check_text(p, "KV key prefix") for p in chosen):
+            if not key_prefix:
+                continue  # an empty prefix would be the whole namespace: never by accident
+            removed += kv.delete_by_prefix(key_prefix)
+            index = specs.get(f"{namespace}.index")
+            if backend is None or index is None or "entry" not in index.definition.data_names:
+                continue
+            doomed = [
+                record.key
+                for page in scan_stored(backend, index, None, False, _PAGE)
+                for record in page
+                if str(record.data.get("entry", "")).startswith(key_prefix)
+            ]
+            for page in _pages(doomed):
+                backend.delete(index, page)
+    return removed
+
+
+def forget(
+    store: Memstore,
+    subject: str,
+    *,
+    prefix: bool = False,
+    kv_prefixes: Mapping[str, str | Sequence[str]] | None = None,
+) -> ForgetReport:
+    """Remove everything of ``subject`` (a conversation id, or an id prefix with ``prefix=True``)."""
+    check_identifier(subject, "subject (conversation id or prefix)")
+    targets = _targets(store, subject, prefix)
+    message_ids = _message_ids(store, targets)
+    _delete_conversations(store, targets, message_ids)
+    backend = _vector_backend(store)
+    vectors = 0 if backend is None or not message_ids else _delete_vectors(backend, message_ids)
+    checkpoints = 0
+    kv_entries = _delete_kv(store, backend, kv_prefixes or {})
+    return ForgetReport(targets, len(message_ids), vectors, checkpoints, kv_entries)
