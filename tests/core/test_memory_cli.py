@@ -220,3 +220,34 @@ def test_delete_forgets_a_user(tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert store.conversations.list_conversation_ids("") == []
         assert store.kv.namespace_store("langgraph_store").keys() == ["users.u7..p"]
     assert _main(db, "delete", "u42", "--kv", "no-equals-sign") == 1
+
+
+def test_index_search_and_export_cover_app_written_and_archived_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from memstore import Memstore, Message
+
+    db = tmp_path / "h.db"
+    with Memstore(f"sqlite:///{db}", vectors="sql") as store:  # written by an app, not through a memory
+        store.buffer("k1").add_msgs([Message("user", "my cat is called Miso"), Message("assistant", "cute")])
+        store.buffer("memstore:archive:k1").add_msg(Message("user", "the dog is called Pixel"))
+        store.buffer("k2").add_msg(Message("user", "another cat named Tom"))
+    assert _main(db, "search", "cat") == 0
+    assert capsys.readouterr().out == "", "nothing indexed yet: recall covers what a memory indexed"
+    assert _main(db, "-c", "k1", "index") == 0
+    assert "indexed 3 messages" in capsys.readouterr().out
+    assert _main(db, "-c", "k1", "index") == 0
+    assert "indexed 0 messages" in capsys.readouterr().out, "running it again indexes nothing twice"
+    assert _main(db, "-c", "k1", "search", "dog Pixel", "-k", "1") == 0
+    assert "[k1 (archive)#0 user] the dog is called Pixel" in capsys.readouterr().out
+    assert _main(db, "-c", "k1", "search", "cat", "--json") == 0
+    found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {hit["conversation"] for hit in found} <= {"k1", "k1 (archive)"}
+    assert any(hit["text"] == "my cat is called Miso" for hit in found)
+    assert _main(db, "-c", "k1", "export", str(tmp_path / "k1.jsonl")) == 0
+    exported = [
+        json.loads(line)["conversation_id"] for line in (tmp_path / "k1.jsonl").read_text().splitlines()
+    ]
+    assert sorted(exported) == ["k1", "k1", "memstore:archive:k1"]
+    assert _main(db, "index") == 0
+    assert "indexed 1 messages" in capsys.readouterr().out  # k2, the rest was indexed already

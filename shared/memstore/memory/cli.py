@@ -23,6 +23,7 @@ __all__ = ["main"]
 
 EXIT_ERROR, EXIT_USAGE, EXIT_MISSING, EXIT_UNSUPPORTED = 1, 2, 3, 4
 CREATES_DATABASE = {"import", "migrate", "restore"}
+RELATED_SCOPE = {"search", "export", "index"}
 
 
 def _datetime(text: str) -> datetime:
@@ -105,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
         "LangGraph store namespace: --kv langgraph_store=users.42.",
     )
 
+    commands.add_parser(
+        "index", help="index for recall the messages written without a memory (buffers, chat stores)"
+    )
+
     prune = commands.add_parser("prune", help="delete messages older than some days, with their index")
     prune.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="age in days")
     return parser
@@ -138,11 +143,24 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_MISSING
     embedder: Any = HashingEmbedder() if args.embedder == "hashing" else None
     with Memstore(args.url, vectors=args.vectors) as store:
-        memory = ConversationMemory(store, args.conversation, embedder=embedder, collection=args.collection)
-        return _command(args, memory)
+        # -c names a conversation together with the ones adapters derive from it (LlamaIndex archives):
+        # search, export and index read them all; the other commands keep to the conversation itself.
+        spans = args.conversation is not None and args.command in RELATED_SCOPE
+        bound = None if spans else args.conversation
+        memory = ConversationMemory(store, bound, embedder=embedder, collection=args.collection)
+        scope = store.conversations.related_ids(args.conversation) if spans else None
+        return _command(args, memory, scope)
 
 
-def _command(args: argparse.Namespace, memory: Any) -> int:
+def _shown(conversation_id: str) -> str:
+    """A conversation as users know it: ``key (archive)`` for the derived ``memstore:archive:key``."""
+    from memstore.stores.conversations import derived_owner
+
+    derived = derived_owner(conversation_id)
+    return conversation_id if derived is None else f"{derived[1]} ({derived[0]})"
+
+
+def _command(args: argparse.Namespace, memory: Any, scope: list[str] | None) -> int:
     command = args.command
     if command == "stats":
         stats = memory.stats()
@@ -170,6 +188,7 @@ def _command(args: argparse.Namespace, memory: Any) -> int:
         hits = memory.recall(
             args.query,
             args.k,
+            conversation_ids=scope,
             roles=args.role,
             types=args.type,
             since=args.since,
@@ -181,13 +200,16 @@ def _command(args: argparse.Namespace, memory: Any) -> int:
             m = hit.message
             if args.json:
                 record = {"score": round(hit.score, 6), "id": m.id, "conversation_id": m.conversation_id}
+                record["conversation"] = _shown(m.conversation_id or "")
                 record.update(position=m.position, role=m.role, type=m.type, text=m.text, metadata=m.metadata)
                 record["created_at"] = None if m.created_at is None else m.created_at.isoformat()
                 print(json.dumps(record, ensure_ascii=False))
             else:
-                print(f"{hit.score:.3f}  [{m.conversation_id}#{m.position} {m.role}] {m.text}")
+                print(f"{hit.score:.3f}  [{_shown(m.conversation_id or '')}#{m.position} {m.role}] {m.text}")
     elif command == "export":
-        written = memory.export(args.path, overwrite=args.force, progress=sys.stderr.isatty())
+        written = memory.export(
+            args.path, conversation_ids=scope, overwrite=args.force, progress=sys.stderr.isatty()
+        )
         print(f"exported {written} messages to {args.path}")
     elif command == "import":
         if not args.path.is_file():
@@ -213,6 +235,8 @@ def _command(args: argparse.Namespace, memory: Any) -> int:
     elif command == "restore":
         reindexed = memory.restore(args.path)
         print(f"restored from {args.path}" + (f" ({reindexed} messages re-indexed)" if reindexed else ""))
+    elif command == "index":
+        print(f"indexed {memory.index_history(scope)} messages")
     elif command == "delete":
         from memstore.errors import ValidationError
 

@@ -486,6 +486,58 @@ class ConversationMemory:
         """Index every pending message (after a failed add); returns how many were indexed."""
         return self._flush()
 
+    def index_history(self, conversation_ids: Iterable[str] | str | None = None) -> int:
+        """Index for recall the messages written without this memory (through a buffer, a chat history
+        without ``recall=True``, a LlamaIndex chat store, before the app used a memory), in this memory's
+        conversation, or in ``conversation_ids`` (every conversation for a memory spanning all). Messages
+        already indexed are left alone, so it is safe to run again; returns how many were indexed."""
+        cids = _names(conversation_ids, "conversation_ids")
+        if self.conversation_id is not None:
+            if cids is not None and cids != [self.conversation_id]:
+                raise ValidationError(f"this memory is bound to conversation {self.conversation_id!r}")
+            cids = [self.conversation_id]
+        self._ensure_collection()
+        if self._db is None:
+            with _MEMORY_LOCK:
+                members = _MEMORY_MEMBERS.setdefault(self._chat, set())
+                fresh = [
+                    m.id or ""
+                    for cid in (
+                        cids if cids is not None else self._chat.list_conversation_ids("", None, 2**62)
+                    )
+                    for m in self._chat.select(cid, MessageQuery())
+                    if m.id not in members
+                ]
+                members.update(fresh)
+                self._memory_pending().update(fresh)
+        else:
+            self._mark_history(cids)
+        return self._flush()
+
+    def _mark_history(self, cids: list[str] | None) -> None:
+        """On SQL: keyword rows and pending rows for every message of ``cids`` no memory has indexed yet."""
+        from memstore.backends.sql.chat import _MESSAGE_COLUMNS, _message
+        from memstore.backends.sql.keyword import fts, write_keyword_rows
+        from memstore.backends.sql.schema import memory_members, memory_pending
+        from memstore.backends.sql.schema import messages as table
+
+        assert self._db is not None
+        database = self._db
+        members: Any = fts if database.is_sqlite else memory_members
+        statement = select(*_MESSAGE_COLUMNS).where(table.c.id.not_in(select(members.c.message_id)))
+        if cids is not None:
+            statement = statement.where(table.c.conversation_id.in_(cids))
+        collection = self.collection_name
+
+        def work(conn: Connection) -> None:
+            fresh = [_message(row) for row in conn.execute(statement)]
+            for batch in _batches(fresh, 500):
+                write_keyword_rows(conn, database, batch)
+                rows = [{"collection": collection, "message_id": m.id} for m in batch]
+                conn.execute(database.insert(memory_pending).on_conflict_do_nothing(), rows)
+
+        database.run(work, write=True, operation="memory.index_history")
+
     # -- reads --------------------------------------------------------------------------------------------
 
     def _fetch(self, ids: Sequence[str]) -> dict[str, Message]:
@@ -508,14 +560,7 @@ class ConversationMemory:
         return {m.id or "": m for m in rows}
 
     def _conversation_ids(self) -> list[str]:
-        found: list[str] = []
-        after: str | None = None
-        while True:
-            page: list[str] = self._chat.list_conversation_ids("", after, 1000)
-            found.extend(page)
-            if len(page) < 1000:
-                return found
-            after = page[-1]
+        return list(self.store.conversations.iter_ids())
 
     def recent(self, k: int = 20) -> list[Message]:
         """The ``k`` newest messages, oldest first (across conversations when the memory spans them all)."""
@@ -848,10 +893,18 @@ class ConversationMemory:
 
     # -- export, import, backup -----------------------------------------------------------------------------
 
-    def export(self, path: str | Path, *, overwrite: bool = False, progress: bool = False) -> int:
-        """Write this memory's messages (every conversation for a memory spanning all) to a JSONL file, one
-        message per line with id, conversation, position, role, type, content, metadata and created_at;
-        streamed conversation by conversation in pages. Returns how many were written.
+    def export(
+        self,
+        path: str | Path,
+        *,
+        conversation_ids: Iterable[str] | str | None = None,
+        overwrite: bool = False,
+        progress: bool = False,
+    ) -> int:
+        """Write this memory's messages (``conversation_ids``, or every conversation for a memory spanning
+        all) to a JSONL file, one message per line with id, conversation, position, role, type, content,
+        metadata and created_at; streamed conversation by conversation in pages. Returns how many were
+        written.
 
         The file is written aside and moved into place when complete (mode 0600). An existing ``path`` is
         refused unless ``overwrite``; a symlink or the live database never is written.
@@ -861,7 +914,7 @@ class ConversationMemory:
         from memstore._files import private_file
         from memstore.backends.sql.sqlite_files import live_files
 
-        cids = self._scope_ids(None)
+        cids = self._scope(conversation_ids, None, None, None, None).conversation_ids
         written = 0
         protected = [] if self._db is None else live_files(self._db)
         with (
@@ -973,6 +1026,7 @@ class ConversationMemory:
     arecent = to_async(recent)
     arecall = to_async(recall)
     areindex = to_async(reindex)
+    aindex_history = to_async(index_history)
     apending_count = to_async(pending_count)
     adelete_older_than = to_async(delete_older_than)
     astats = to_async(stats)

@@ -25,17 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete
 
-from memstore._validate import check_identifier, check_text
+from memstore._validate import check_text
 from memstore.stores.buffer import BufferStore
 
 if TYPE_CHECKING:
     from memstore.facade import Memstore
     from memstore.stores.vectors import VectorBackend
 
-__all__ = ["DERIVED_PREFIX", "ForgetReport", "forget"]
-
-DERIVED_PREFIX = "memstore:"
-"""Conversation ids ``memstore:<kind>:<id>`` belong to conversation ``<id>`` (adapters' archives, recall)."""
+__all__ = ["ForgetReport", "forget"]
 
 _PAGE = 1000
 
@@ -49,34 +46,6 @@ class ForgetReport:
     vectors: int
     checkpoints: int
     kv_entries: int
-
-
-def _owner(conversation_id: str) -> str | None:
-    """``<id>`` for a derived id ``memstore:<kind>:<id>``, else None."""
-    if not conversation_id.startswith(DERIVED_PREFIX):
-        return None
-    kind_and_owner = conversation_id[len(DERIVED_PREFIX) :]
-    kind, separator, owner = kind_and_owner.partition(":")
-    return owner if kind and separator and owner else None
-
-
-def _ids(store: Memstore, prefix: str) -> Iterator[str]:
-    after: str | None = None
-    while True:
-        page = store.conversations.list_conversation_ids(prefix, after=after, limit=_PAGE)
-        yield from page
-        if len(page) < _PAGE:
-            return
-        after = page[-1]
-
-
-def _targets(store: Memstore, subject: str, prefix: bool) -> list[str]:
-    def named(conversation_id: str) -> bool:
-        return conversation_id.startswith(subject) if prefix else conversation_id == subject
-
-    found = [cid for cid in _ids(store, subject) if named(cid)]
-    derived = [cid for cid in _ids(store, DERIVED_PREFIX) if (owner := _owner(cid)) and named(owner)]
-    return sorted(set(found) | set(derived))
 
 
 def _message_ids(store: Memstore, conversation_ids: Sequence[str]) -> list[str]:
@@ -169,8 +138,7 @@ def forget(
     kv_prefixes: Mapping[str, str | Sequence[str]] | None = None,
 ) -> ForgetReport:
     """Remove everything of ``subject`` (a conversation id, or an id prefix with ``prefix=True``)."""
-    check_identifier(subject, "subject (conversation id or prefix)")
-    targets = _targets(store, subject, prefix)
+    targets = store.conversations.related_ids(subject, prefix=prefix)
     message_ids = _message_ids(store, targets)
     _delete_conversations(store, targets, message_ids)
     backend = _vector_backend(store)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -20,7 +20,21 @@ from memstore.stores.chat import (
     check_title,
 )
 
-__all__ = ["ConversationManager", "ConversationPage"]
+__all__ = ["DERIVED_PREFIX", "ConversationManager", "ConversationPage", "derived_owner"]
+
+DERIVED_PREFIX = "memstore:"
+"""Conversation ids ``memstore:<kind>:<id>`` are derived from conversation ``<id>`` (the LlamaIndex adapters'
+``memstore:archive:<key>`` and ``memstore:recall:<session>``): forgetting, exporting or searching ``<id>``
+includes them, and tools show them as ``<id>`` with their kind."""
+
+
+def derived_owner(conversation_id: str) -> tuple[str, str] | None:
+    """``(kind, id)`` for a derived conversation id ``memstore:<kind>:<id>``, else None."""
+    if not conversation_id.startswith(DERIVED_PREFIX):
+        return None
+    kind, separator, owner = conversation_id[len(DERIVED_PREFIX) :].partition(":")
+    return (kind, owner) if kind and separator and owner else None
+
 
 _UNSET: Any = object()
 
@@ -40,6 +54,9 @@ class ConversationPage:
 
     def __repr__(self) -> str:
         return f"ConversationPage({len(self.conversations)} conversations, next_cursor={self.next_cursor!r})"
+
+
+_WALK_PAGE = 1000
 
 
 def _now() -> datetime:
@@ -198,6 +215,31 @@ class ConversationManager:
         if after is not None:
             check_identifier(after, "after")
         return self._backend.list_conversation_ids(check_text(prefix, "prefix"), after, limit)
+
+    def related_ids(self, conversation_id: str, *, prefix: bool = False) -> list[str]:
+        """``conversation_id`` (every id starting with it, with ``prefix``) and the derived conversations
+        ``memstore:<kind>:<id>`` of those ids, sorted; only conversations that exist."""
+        subject = check_identifier(conversation_id, "conversation id")
+
+        def named(candidate: str) -> bool:
+            return candidate.startswith(subject) if prefix else candidate == subject
+
+        found = {cid for cid in self.iter_ids(subject) if named(cid)}
+        for cid in self.iter_ids(DERIVED_PREFIX):
+            owner = derived_owner(cid)
+            if owner is not None and named(owner[1]):
+                found.add(cid)
+        return sorted(found)
+
+    def iter_ids(self, prefix: str = "") -> Iterator[str]:
+        """Every conversation id starting with ``prefix``, in code-point order, read a page at a time."""
+        after: str | None = None
+        while True:
+            page = self.list_conversation_ids(prefix, after=after, limit=_WALK_PAGE)
+            yield from page
+            if len(page) < _WALK_PAGE:
+                return
+            after = page[-1]
 
     def get_conversation_by_msg(self, message_id: str) -> Conversation:
         """The conversation a message belongs to; NotFoundError if the message does not exist."""
