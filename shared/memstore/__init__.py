@@ -25,6 +25,7 @@ from memstore.models import Content, Message
 from memstore.records import DataField, Distance, KeyField, RecordDefinition, RecordMapper, VectorField
 from memstore.stores.buffer import BufferStore, CursorPage
 from memstore.stores.chat import Conversation, Platform
+from memstore.stores.checkpoints import Blob, CheckpointStore, CheckpointWrite, StoredCheckpoint
 from memstore.stores.conversations import ConversationManager, ConversationPage
 from memstore.stores.kv import KVStore, KVValue
 
@@ -64,7 +65,10 @@ __all__ = [
     "MEMORY_URL",
     "And",
     "BackendError",
+    "Blob",
     "BufferStore",
+    "CheckpointStore",
+    "CheckpointWrite",
     "ConflictError",
     "Content",
     "Conversation",
@@ -97,6 +101,7 @@ __all__ = [
     "ScoredMessage",
     "SearchResult",
     "SemanticStore",
+    "StoredCheckpoint",
     "ValidationError",
     "VectorCollection",
     "VectorField",

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Dialect, Engine, Insert, create_engine, event, select, text
+from sqlalchemy import Connection, Dialect, Engine, Insert, create_engine, event, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -141,6 +141,14 @@ class Database(Closing):
                 conn.execute(
                     schema.meta.insert().values(name="schema_version", value=str(schema.SCHEMA_VERSION))
                 )
+            elif int(stored) < schema.SCHEMA_VERSION:
+                # Every migration so far only adds tables, which create_all just did: record the upgrade.
+                conn.execute(
+                    update(schema.meta)
+                    .where(schema.meta.c.name == "schema_version")
+                    .values(value=str(schema.SCHEMA_VERSION))
+                )
+                logger.info("memstore schema upgraded from %s to %d", stored, schema.SCHEMA_VERSION)
             elif int(stored) > schema.SCHEMA_VERSION:
                 raise BackendError(
                     f"the database has memstore schema {stored}, newer than this version understands "
