@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Integer,
     Select,
@@ -125,7 +126,7 @@ def _fetch_statement(page_select: Select[Any], dialect: str) -> Any:
         p.parent_id.label("a"),
         cast(p.channel_versions, Text).label("b"),
         cast(p.metadata, Text).label("c"),
-        null().label("idx"),
+        cast(null(), BigInteger).label("idx"),
         p.type,
         p.document.label("data"),
     )
@@ -147,11 +148,11 @@ def _fetch_statement(page_select: Select[Any], dialect: str) -> Any:
         literal_column(str(_BLOB), Integer),
         b.thread_id,
         b.checkpoint_ns,
-        null(),
+        cast(null(), Text),
         b.channel,
         b.version,
-        null(),
-        null(),
+        cast(null(), Text),
+        cast(null(), BigInteger),
         b.type,
         b.value,
     ).select_from(
