@@ -336,7 +336,7 @@ class CheckpointStore:
             metadata=meta,
         )
         valid_run = isinstance(run_id, str) and run_id and len(run_id.encode("utf-8")) <= MAX_IDENTIFIER_BYTES
-        self._backend.put(row, new_blobs, run_id if valid_run else None, datetime.now(timezone.utc))
+        self._backend.put(row, new_blobs, run_id if valid_run else None, _now())
 
     def put_writes(
         self, thread_id: str, namespace: str, checkpoint_id: str, writes: Iterable[CheckpointWrite]
@@ -493,9 +493,13 @@ class CheckpointStore:
         return f"CheckpointStore({type(self._backend).__name__})"
 
 
+def _now() -> datetime:
+    return datetime.fromtimestamp(time.time(), timezone.utc)
+
+
 def _cutoff(days: object) -> datetime:
     age = float(check_number(days, "days"))
     try:
-        return datetime.fromtimestamp(time.time(), timezone.utc) - timedelta(days=age)
+        return _now() - timedelta(days=age)
     except OverflowError as exc:
         raise ValidationError(f"days is too large: {days!r}") from exc
