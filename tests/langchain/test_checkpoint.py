@@ -46,7 +46,8 @@ async def _asession(graph: Any, thread_id: str) -> None:
     config = _config(thread_id)
     await graph.ainvoke({"messages": ["hello"], "approved": False, "manual": MANUAL}, config)
     await graph.ainvoke(Command(resume="yes"), config)
-    at_review = [s async for s in graph.aget_state_history(config) if s.next == ("review",)][0]
+    reviews = [s async for s in graph.aget_state_history(config) if s.next == ("review",)]
+    at_review = reviews[0]
     forked = await graph.aupdate_state(at_review.config, {"messages": ["edited"]})
     await graph.ainvoke(Command(resume="no"), forked)
 
@@ -113,7 +114,8 @@ def test_an_unchanged_channel_is_stored_once(sql_store: Memstore) -> None:
         counts = dict(
             conn.execute(
                 sa.text(
-                    "SELECT channel, count(*) FROM memstore_checkpoint_blobs WHERE thread_id = 't' GROUP BY channel"
+                    "SELECT channel, count(*) FROM memstore_checkpoint_blobs "
+                    "WHERE thread_id = 't' GROUP BY channel"
                 )
             ).all()
         )
