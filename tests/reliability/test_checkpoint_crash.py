@@ -48,7 +48,8 @@ with MemstoreCheckpointSaver(sys.argv[1]) as saver:
             new_versions[channel] = versions[channel]
         checkpoint["channel_versions"] = dict(versions)
         checkpoint["channel_values"] = values
-        config = saver.put(config, checkpoint, {"source": "loop", "step": step, "big_from": step - step % 5}, new_versions)
+        metadata = {"source": "loop", "step": step, "big_from": step - step % 5}
+        config = saver.put(config, checkpoint, metadata, new_versions)
         saver.put_writes(config, [("a", step), ("b", step), ("c", step)], "task")
         print(step, flush=True)
         step += 1
