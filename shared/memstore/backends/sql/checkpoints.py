@@ -53,7 +53,7 @@ __all__ = ["SqlCheckpointBackend"]
 
 _CHUNK = 500  # ids per IN list: far below SQLite's and PostgreSQL's bound-parameter limits
 
-_ROW, _BLOB, _WRITE = 0, 1, 2
+_ROW, _BLOB, _WRITE = 0, 1, 2  # the "kind" column of each branch of the fetch statement
 
 
 def _versions_sqlite(column: ColumnElement[Any]) -> TableValuedAlias:
@@ -119,7 +119,7 @@ def _fetch_statement(page_select: Select[Any], dialect: str) -> Any:
     page = page_select.cte("page")
     p = page.c
     rows = select(
-        literal_column(str(_ROW), Integer).label("kind"),
+        literal_column("0", Integer).label("kind"),
         p.thread_id,
         p.checkpoint_ns,
         p.checkpoint_id.label("checkpoint_id"),
@@ -145,7 +145,7 @@ def _fetch_statement(page_select: Select[Any], dialect: str) -> Any:
     )
     b = checkpoint_blobs.c
     blobs = select(
-        literal_column(str(_BLOB), Integer),
+        literal_column("1", Integer),
         b.thread_id,
         b.checkpoint_ns,
         cast(null(), Text),
@@ -168,7 +168,7 @@ def _fetch_statement(page_select: Select[Any], dialect: str) -> Any:
     )
     w = checkpoint_writes.c
     writes = select(
-        literal_column(str(_WRITE), Integer),
+        literal_column("2", Integer),
         w.thread_id,
         w.checkpoint_ns,
         w.checkpoint_id,
