@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from memstore.backends.sql.database import Database
+from memstore.backends.sql.database import Database, select_rows
 from memstore.backends.sql.filters import compile_filter
 from memstore.backends.sql.schema import UtcDateTime, checkpoint_blobs, checkpoint_writes, checkpoints
 from memstore.stores.checkpoints import (
@@ -343,14 +343,21 @@ class SqlCheckpointBackend:
         }
         if query.cursor is not None:
             params.update(cursor_id=query.cursor[0], cursor_thread=query.cursor[1], cursor_ns=query.cursor[2])
-        if query.filter is None:
-            statement = _cached_fetch(frozenset(shape), self._dialect)
-        else:  # a filter tree has no fixed shape: compiled per call
-            where = compile_filter(query.filter, checkpoints.c.metadata, self._dialect)
-            statement = _fetch_statement(_page(frozenset(shape), [where]), self._dialect)
         params = {name: value for name, value in params.items() if value is not None}
+        if query.filter is None:
+            # The hot path (every graph step reads its checkpoint): a fixed shape, compiled once, run on the
+            # driver's cursor (SQLAlchemy's result machinery cost three times the query here).
+            statement = _cached_fetch(frozenset(shape), self._dialect)
+            return self._db.run(
+                lambda conn: self._decode(select_rows(conn, statement, params)),
+                write=False,
+                operation="checkpoints.fetch",
+            )
+        # A filter tree has no fixed shape: built per call, executed (and cached) by SQLAlchemy.
+        where = compile_filter(query.filter, checkpoints.c.metadata, self._dialect)
+        filtered = _fetch_statement(_page(frozenset(shape), [where]), self._dialect)
         return self._db.run(
-            lambda conn: self._decode(conn.execute(statement, params).all()),
+            lambda conn: self._decode(conn.execute(filtered, params).all()),
             write=False,
             operation="checkpoints.fetch",
         )

