@@ -23,6 +23,8 @@ from langgraph.types import Command
 
 from langchain_memstore import MemstoreCheckpointSaver
 from memstore import CheckpointWrite, Memstore, ValidationError
+from memstore.backends.sql import checkpoints as sql_checkpoints
+from memstore.backends.sql.database import select_rows
 from memstore.stores import checkpoints as core_checkpoints
 
 MANUAL = "a large static channel. " * 2000  # ~48 kB, written once by the first input
@@ -125,24 +127,31 @@ def test_an_unchanged_channel_is_stored_once(sql_store: Memstore) -> None:
     assert counts["messages"] < checkpoints
 
 
-def _count_statements(store: Memstore) -> tuple[list[str], Any]:
+def _count_statements(store: Memstore, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], Any]:
+    """Every statement sent to the database: SQLAlchemy's executions, plus the reads run on the driver
+    cursor by ``select_rows`` (which SQLAlchemy's events do not see)."""
     assert store.database is not None
     seen: list[str] = []
 
     def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
+    def counted(conn: Any, statement: Any, params: Any) -> Any:
+        seen.append(str(statement))
+        return select_rows(conn, statement, params)
+
+    monkeypatch.setattr(sql_checkpoints, "select_rows", counted)
     sa.event.listen(store.database.engine, "before_cursor_execute", listener)
     return seen, listener
 
 
-def test_get_tuple_and_list_are_one_query(sql_store: Memstore) -> None:
+def test_get_tuple_and_list_are_one_query(sql_store: Memstore, monkeypatch: pytest.MonkeyPatch) -> None:
     saver = MemstoreCheckpointSaver(sql_store)
     graph = build(saver)
     for n in range(3):
         _session(graph, f"t{n}")
     per_thread = len(list(saver.list(_config("t0"))))
-    seen, listener = _count_statements(sql_store)
+    seen, listener = _count_statements(sql_store, monkeypatch)
     try:
         assert saver.get_tuple(_config("t1")) is not None
         assert len(seen) == 1
@@ -152,8 +161,13 @@ def test_get_tuple_and_list_are_one_query(sql_store: Memstore) -> None:
         assert len(seen) == 1
         seen.clear()
         every = list(saver.list(None))  # all threads, streamed in pages of 50
-        assert len(every) == 3 * per_thread
         assert len(seen) == len(every) // 50 + 1
+        seen.clear()
+        assert list(
+            saver.list(_config("t1"), filter={"source": "loop"}, limit=3)
+        )  # filtered: SQLAlchemy's path
+        assert len(seen) == 1
+        assert len(every) == 3 * per_thread
     finally:
         assert sql_store.database is not None
         sa.event.remove(sql_store.database.engine, "before_cursor_execute", listener)
