@@ -360,3 +360,14 @@ def test_a_schema_1_database_is_upgraded_on_open(tmp_path: Path) -> None:
         assert conn.execute("SELECT value FROM memstore_meta WHERE name = 'schema_version'").fetchone() == (
             "2",
         )
+
+
+def test_a_copied_thread_is_new_for_retention(mstore: Memstore, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(core_checkpoints, "time", clock)
+    _put(mstore, "source")
+    clock.now += 10 * 86_400
+    assert mstore.checkpoints.copy_thread("source", "copy") == 1
+    assert mstore.checkpoints.copy_thread("source", "copy") == 0  # what the target holds is kept
+    assert mstore.checkpoints.idle_threads(5) == ["source"]
+    assert mstore.checkpoints.get("copy").values == {"a": ("str", b"source")}  # type: ignore[union-attr]

@@ -172,9 +172,9 @@ class CheckpointBackend(Protocol):
     def delete_runs(self, run_ids: Sequence[str]) -> int:
         """Delete the checkpoints created by ``run_ids`` with their writes and the blobs nobody references."""
 
-    def copy_thread(self, source: str, target: str) -> int:
-        """Copy every row of ``source`` to ``target`` (rows ``target`` already has are kept); return how many
-        checkpoints were copied."""
+    def copy_thread(self, source: str, target: str, now: datetime) -> int:
+        """Copy every row of ``source`` to ``target`` (rows ``target`` already has are kept), as stored at
+        ``now``; return how many checkpoints were copied."""
 
     def prune(self, thread_ids: Sequence[str]) -> int:
         """Keep only the newest checkpoint of each namespace of ``thread_ids`` and what it references."""
@@ -448,7 +448,7 @@ class CheckpointStore:
         source, target = _thread(source_thread_id), _thread(target_thread_id)
         if source == target:
             return 0
-        return self._backend.copy_thread(source, target)
+        return self._backend.copy_thread(source, target, _now())
 
     def prune(self, thread_ids: Iterable[str], *, keep_latest: bool = True) -> int:
         """Delete old checkpoints of ``thread_ids``; returns how many.

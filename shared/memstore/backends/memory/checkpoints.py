@@ -6,7 +6,7 @@ import copy
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from memstore.filters import matches
 from memstore.stores.checkpoints import (
@@ -156,9 +156,8 @@ class MemoryCheckpointBackend:
             self._delete_keys(keys)
             return len(keys)
 
-    def copy_thread(self, source: str, target: str) -> int:
+    def copy_thread(self, source: str, target: str, now: datetime) -> int:
         with self._lock:
-            now = datetime.now(timezone.utc)
             copied = 0
             for (thread_id, namespace, checkpoint_id), stored in list(self._rows.items()):
                 key = (target, namespace, checkpoint_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -452,9 +452,9 @@ class SqlCheckpointBackend:
 
         return self._db.run(work, write=True, operation="checkpoints.delete_runs")
 
-    def copy_thread(self, source: str, target: str) -> int:
+    def copy_thread(self, source: str, target: str, now: datetime) -> int:
         target_id = bindparam("target", type_=Text())
-        now = bindparam("now", type_=UtcDateTime())
+        stored_at = bindparam("now", type_=UtcDateTime())
         params = {"source": source, "target": target}
 
         def copy(conn: Connection, table: Any, replace: dict[str, Any], **extra: Any) -> int:
@@ -463,14 +463,15 @@ class SqlCheckpointBackend:
                 *[replace[name].label(name) if name in replace else table.c[name] for name in names]
             ).where(table.c.thread_id == bindparam("source"))
             statement = self._db.insert(table).from_select(names, rows).on_conflict_do_nothing()
-            return int(conn.execute(statement, {**params, **extra}).rowcount)
+            # Count by RETURNING: psycopg reports no rowcount for INSERT ... SELECT ... ON CONFLICT.
+            copied = conn.execute(statement.returning(table.c.thread_id), {**params, **extra})
+            return len(copied.all())
 
         def work(conn: Connection) -> int:
             copy(conn, checkpoint_blobs, {"thread_id": target_id})
             copy(conn, checkpoint_writes, {"thread_id": target_id})
             # The copy is a new thread: its rows are stored now, as far as retention is concerned.
-            stamp = datetime.now(timezone.utc)
-            return copy(conn, checkpoints, {"thread_id": target_id, "created_at": now}, now=stamp)
+            return copy(conn, checkpoints, {"thread_id": target_id, "created_at": stored_at}, now=now)
 
         return self._db.run(work, write=True, operation="checkpoints.copy_thread")
 
