@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: demo test lint format docs bench bench-vectors reliability clean
+.PHONY: demo test lint format docs notebooks bench bench-vectors reliability clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lint: $(VENV)/.installed-dev
 # docs/api.md from the code's docstrings (offline; `make lint` fails when it is out of date).
 docs: $(VENV)/.installed-dev
 	$(PY) scripts/gen_api_docs.py
+
+# Execute the demo notebooks top to bottom (headless, offline, each in a scratch folder; 04 only plots
+# `make bench` output, see tests/test_notebooks.py), failing on the first cell that raises.
+notebooks: $(VENV)/.installed-dev
+	$(PY) -m pytest tests/test_notebooks.py $(PYTEST_ARGS)
 
 format: $(VENV)/.installed-dev
 	$(PY) -m ruff check --fix .

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseLanguageModel
 from langchain_core.messages import BaseMessage
+from langchain_core.messages.utils import count_tokens_approximately
 
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from langchain_memstore.embeddings import LangChainEmbedder
@@ -14,6 +17,10 @@ from langchain_memstore.messages import from_memstore, to_memstore
 from memstore import BufferStore, ConversationMemory, Embedder, Message, ValidationError
 
 __all__ = ["MemstoreChatMessageHistory"]
+
+TokenCounterArg = Callable[[list[BaseMessage]], int] | BaseLanguageModel  # type: ignore[type-arg]
+"""What ``token_counter`` takes: LangChain's form (a function of a message list, as ``trim_messages`` takes),
+or a chat model (its ``get_num_tokens_from_messages``)."""
 
 
 def _check_count(value: object, what: str, minimum: int) -> int:
@@ -37,8 +44,14 @@ class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
 
     ``window=k`` makes :attr:`messages` (and :meth:`aget_messages`) return only the last ``k`` messages,
     read with one indexed query of ``k`` rows: wrapped in ``RunnableWithMessageHistory``, a session of
-    100k messages costs the same per turn as one of ``k``. :meth:`get_last` reads the last ``k`` without
-    a window. Note that LangChain deprecated this interface (removal in 2.0); for new code, LangGraph's
+    100k messages costs the same per turn as one of ``k``. ``window_tokens=n`` keeps the newest messages
+    that fit ``n`` tokens as ``token_counter`` counts them (default: LangChain's offline
+    ``count_tokens_approximately``; or a function of a message list, or a chat model), read backwards page
+    by page until the budget is spent. Both can be combined. Either window never starts on a ``ToolMessage``
+    and never splits an ``AIMessage``'s tool calls from their results (the whole group or none of it, so a
+    window may hold fewer than ``k`` messages): chat models reject a tool result without its call.
+    :meth:`get_last` reads the last ``k`` exactly, without a window. Note that LangChain deprecated this
+    interface (removal in 2.0); for new code, LangGraph's
     persistence with :class:`langchain_memstore.MemstoreGraphStore` is the recommended path.
 
     ``recall=True`` also indexes every added message for recall (through :class:`memstore.ConversationMemory`
@@ -58,12 +71,24 @@ class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
         *,
         store: StoreArg = None,
         window: int | None = None,
+        window_tokens: int | None = None,
+        token_counter: TokenCounterArg | None = None,
         recall: bool = False,
         embedding: Embeddings | Embedder | None = None,
     ) -> None:
         super().__init__()
         self.window = None if window is None else _check_count(window, "window", 1)
         """Only the last ``window`` messages are returned by :attr:`messages` (None: all of them)."""
+        tokens = None if window_tokens is None else _check_count(window_tokens, "window_tokens", 1)
+        self.window_tokens = tokens
+        """:attr:`messages` returns only the newest messages within this many tokens (None: no limit)."""
+        if token_counter is not None and window_tokens is None:
+            raise ValidationError("token_counter= is for window_tokens= (the budget it counts against)")
+        if isinstance(token_counter, BaseLanguageModel):
+            token_counter = token_counter.get_num_tokens_from_messages
+        elif token_counter is not None and not callable(token_counter):
+            raise ValidationError("token_counter must be a function of a message list or a chat model")
+        self._token_counter: Callable[[list[BaseMessage]], int] = token_counter or count_tokens_approximately
         if embedding is not None and not recall:
             raise ValidationError("embedding= is for recall=True (the messages it indexes)")
         self._store, self._owns_store = open_store(store)
@@ -82,12 +107,35 @@ class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        """The session's messages, oldest first (only the last :attr:`window` ones if a window is set)."""
-        return _from_core(self._buffer.get_msg(self._count()))
+        """The session's messages, oldest first (only the newest that fit the windows, if set)."""
+        if self.window is None and self.window_tokens is None:
+            return _from_core(self._buffer.get_msg())
+        converted: dict[str, BaseMessage] = {}
+        stored = self._buffer.get_window(**self._window_args(converted))
+        return [converted.get(m.id or "") or from_memstore(m) for m in stored]
 
     async def aget_messages(self) -> list[BaseMessage]:
         """Async twin of :attr:`messages`."""
-        return _from_core(await self._buffer.aget_msg(self._count()))
+        if self.window is None and self.window_tokens is None:
+            return _from_core(await self._buffer.aget_msg())
+        converted: dict[str, BaseMessage] = {}
+        stored = await self._buffer.aget_window(**self._window_args(converted))
+        return [converted.get(m.id or "") or from_memstore(m) for m in stored]
+
+    def _window_args(self, converted: dict[str, BaseMessage]) -> dict[str, Any]:
+        """The core ``get_window`` arguments; the token counter sees LangChain messages, and keeps each one it
+        converted in ``converted`` so the window's messages are not converted twice."""
+        counter = self._token_counter
+
+        def count(message: Message) -> int:
+            lc_message = converted[message.id or ""] = from_memstore(message)
+            return counter([lc_message])
+
+        return {
+            "max_messages": self.window,
+            "max_tokens": self.window_tokens,
+            "token_counter": count if self.window_tokens is not None else None,
+        }
 
     def get_last(self, k: int) -> list[BaseMessage]:
         """The last ``k`` messages, oldest first; reads only those ``k`` rows (``k=0`` gives [])."""
@@ -122,13 +170,10 @@ class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
         """Async twin of :meth:`clear`."""
         await self._buffer.aclear()
 
-    def _count(self) -> int | None:
-        return None if self.window is None else -self.window
-
     def __repr__(self) -> str:
         return (
             f"MemstoreChatMessageHistory(session_id={self.session_id!r}, window={self.window!r}, "
-            f"recall={self._memory is not None!r})"
+            f"window_tokens={self.window_tokens!r}, recall={self._memory is not None!r})"
         )
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
     BaseStore,
     GetOp,
@@ -45,12 +46,11 @@ from langgraph.store.base import (
 from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
+from langchain_memstore.embeddings import MemstoreEmbeddings
 from langchain_memstore.errors import ForeignDataError
-from memstore import KVStore, KVValue, ValidationError
+from memstore import KVStore, KVValue, ValidationError, as_embedder
 
 if typing.TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
-
     from memstore import VectorCollection
 
 __all__ = ["DEFAULT_KV_NAMESPACE", "DEFAULT_SWEEP_INTERVAL_MINUTES", "MemstoreGraphStore"]
@@ -63,7 +63,6 @@ DEFAULT_SWEEP_INTERVAL_MINUTES = 5.0
 
 _TTL_KEYS = {"default_ttl", "refresh_on_read", "sweep_interval_minutes", "omit_expired"}
 _INDEX_KEYS = {"dims", "embed", "fields"}
-_MAX_TOP_K = 10_000  # memstore.stores.vectors.MAX_TOP_K
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": operator.gt,
@@ -84,10 +83,11 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
       and deletes; the last put of a (namespace, key) in a batch wins;
     - ``created_at`` is kept when an item is overwritten, ``updated_at`` moves;
     - ``search`` scans the namespace prefix, applies ``filter`` to item values (plain values and nested
-      dicts match like ``InMemoryStore``; ``$eq $ne $gt $gte $lt $lte``), and returns the most recently
-      updated items first (ties by namespace, then key), then ``offset``/``limit``. Equality is JSON
-      equality (``True`` is not ``1``); ``$gt``-style comparisons hold between two numbers or two strings
-      and are false otherwise (a missing field, a type mismatch) where ``InMemoryStore`` raises;
+      dicts match like ``InMemoryStore``; ``$eq $ne $gt $gte $lt $lte``, bounds may be ±inf), and returns
+      the most recently updated items first (ties by namespace, then key), then ``offset``/``limit``.
+      Equality is JSON equality (``True`` is not ``1``); ``$gt``-style comparisons hold between two
+      numbers or two strings and are false otherwise (a missing field, a type mismatch) where
+      ``InMemoryStore`` raises;
     - ``list_namespaces`` returns sorted namespace tuples, truncated to ``max_depth``, deduplicated.
 
     Bad input raises before anything is written: invalid namespace labels raise LangGraph's
@@ -107,13 +107,20 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
     every process on the database sees it; the item's TTL in minutes is kept in its entry for refreshes.
 
     Semantic search with ``index={"dims": ..., "embed": ..., "fields": [...]}`` (LangGraph's
-    ``IndexConfig``): each put embeds the item's text at ``fields`` (default ``["$"]``, the whole value; a
-    put's ``index=`` list overrides them, ``index=False`` skips embedding) into a memstore vector
-    collection (``<kv_namespace>.index`` on the Memstore's vector backend, cosine), one vector per text;
-    ``search(prefix, query=...)`` ranks the items under ``prefix`` by their best cosine similarity
-    (``SearchItem.score``), applies ``filter``, then ``offset``/``limit``; items without vectors follow,
-    unscored, most recently updated first. Without ``index``, ``query`` is ignored, as by LangGraph's
-    stores.
+    ``IndexConfig``; ``embed`` is what LangGraph takes — LangChain ``Embeddings``, a function, a
+    ``"provider:model"`` str — or, unwrapped, a memstore ``Embedder`` or a LlamaIndex ``BaseEmbedding``,
+    as :func:`memstore.as_embedder` recognises them): each put embeds the item's text at ``fields``
+    (default ``["$"]``, the whole value; a put's ``index=`` list overrides them, ``index=False`` skips
+    embedding) into a memstore vector collection (``<kv_namespace>.index`` on the Memstore's vector
+    backend, cosine), one vector per text;
+    ``search(prefix, query=...)`` finds what a plain search finds (every live item under ``prefix`` that
+    passes ``filter``) and ranks it as ``InMemoryStore`` does: by the best cosine similarity of the
+    vectors each item lists (``SearchItem.score``), computed exactly, so recall is total on every vector
+    backend (no approximate index decides what is found; equal scores oldest item first); items without
+    vectors follow, unscored, most recently updated first; then ``offset``/``limit`` over that one list,
+    so paging walks every item once (``InMemoryStore`` repeats its first unscored items on each page past
+    the scored ones). The cost is one read of the candidates' vectors per query. Without ``index``,
+    ``query`` is ignored, as by LangGraph's stores.
 
     ``store`` is a :class:`memstore.Memstore` (shared, never closed here), a SQL URL, or None for the
     embedded default; a store built from a URL or None belongs to this object and :meth:`close` releases
@@ -189,30 +196,32 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         """Async twin of :meth:`batch`: the same operation, run in a worker thread."""
         return await asyncio.to_thread(self.batch, list(ops))
 
-    def _search(self, op: SearchOp, refresh: dict[str, float]) -> list[SearchItem]:
+    def _candidates(self, op: SearchOp) -> list[_Entry]:
+        """The live entries under the search's prefix whose values pass its filter (one prefix scan)."""
         entries = self._kv.get_by_prefix(_prefix(op.namespace_prefix))
-        ttls: dict[tuple[tuple[str, ...], str], float] = {}
-        items: list[Item] = []
-        for key, raw in entries.items():
-            entry = _decode_entry(key, raw)
-            items.append(entry.item)
-            if entry.ttl is not None:
-                ttls[(entry.item.namespace, entry.item.key)] = entry.ttl
-        if op.filter:
-            conditions = op.filter.items()
-            items = [item for item in items if all(_matches(item.value.get(k), c) for k, c in conditions)]
-        items.sort(key=lambda item: (item.namespace, item.key))
-        items.sort(key=lambda item: item.updated_at, reverse=True)
-        page = items[op.offset : op.offset + op.limit]
+        decoded = (_decode_entry(key, raw) for key, raw in entries.items())
+        return [entry for entry in decoded if _passes(entry.item, op.filter)]
+
+    def _page(
+        self, ranked: list[tuple[float | None, _Entry]], op: SearchOp, refresh: dict[str, float]
+    ) -> list[SearchItem]:
+        """``offset``/``limit`` of the ranked entries as SearchItems; their TTLs go to ``refresh``."""
+        page = ranked[op.offset : op.offset + op.limit]
         if op.refresh_ttl:
-            for item in page:
-                minutes = ttls.get((item.namespace, item.key))
-                if minutes is not None:
-                    refresh[_entry_key(item.namespace, item.key)] = minutes * 60.0
+            for _, entry in page:
+                if entry.ttl is not None:
+                    refresh[entry.key] = entry.ttl * 60.0
         return [
-            SearchItem(item.namespace, item.key, item.value, item.created_at, item.updated_at)
-            for item in page
+            SearchItem(
+                e.item.namespace, e.item.key, e.item.value, e.item.created_at, e.item.updated_at, score
+            )
+            for score, e in page
         ]
+
+    def _search(self, op: SearchOp, refresh: dict[str, float]) -> list[SearchItem]:
+        candidates = self._candidates(op)
+        _by_recency(candidates)
+        return self._page([(None, entry) for entry in candidates], op, refresh)
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         conditions = op.match_conditions or ()
@@ -352,61 +361,31 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
     def _semantic_search(
         self, op: SearchOp, vector: list[float], refresh: dict[str, float]
     ) -> list[SearchItem]:
-        wanted = op.offset + op.limit
-        scored: list[tuple[float, _Entry]] = []
-        collection = self._collection(create=False)
-        if collection is not None and wanted > 0:
-            labels = op.namespace_prefix
-            where: Any = {"ns": _namespace_labels(labels)} if labels else None
-            top_k = min(_MAX_TOP_K, max(16, 2 * wanted))
-            while True:
-                hits = collection.search(vector, top_k, filter=where)
-                scored = self._live_hits(hits, op)
-                if len(scored) >= wanted or len(hits) < top_k or top_k >= _MAX_TOP_K:
-                    break
-                top_k = min(_MAX_TOP_K, top_k * 4)
-        page: list[tuple[float | None, _Entry]] = list(scored[op.offset : wanted])
-        if len(scored) < wanted:
-            # Fewer scored items than asked for: the items without vectors follow, unscored.
-            seen = {entry.key for _, entry in scored}
-            entries = self._kv.get_by_prefix(_prefix(op.namespace_prefix))
-            rest = [
-                entry
-                for entry in (_decode_entry(key, raw) for key, raw in entries.items())
-                if entry.key not in seen and not entry.paths and _passes(entry.item, op.filter)
-            ]
-            rest.sort(key=lambda entry: (entry.item.namespace, entry.item.key))
-            rest.sort(key=lambda entry: entry.item.updated_at, reverse=True)
-            start = max(0, op.offset - len(scored))
-            page.extend((None, entry) for entry in rest[start : start + op.limit - len(page)])
-        if op.refresh_ttl:
-            for _, entry in page:
-                if entry.ttl is not None:
-                    refresh[entry.key] = entry.ttl * 60.0
-        return [
-            SearchItem(
-                e.item.namespace, e.item.key, e.item.value, e.item.created_at, e.item.updated_at, score
-            )
-            for score, e in page
-        ]
+        """Every live item under the prefix that passes the filter: scored first, then the unscored.
 
-    def _live_hits(self, hits: list[Any], op: SearchOp) -> list[tuple[float, _Entry]]:
-        """Hits (best first) -> one (best score, entry) per live item that still lists the hit's path."""
-        best: dict[str, tuple[float, str]] = {}
-        for hit in hits:
-            best.setdefault(hit.record["entry"], (hit.score, hit.record["path"]))
-        keys = list(best)
-        raws = self._kv.mget(keys) if keys else []
-        scored: list[tuple[float, _Entry]] = []
-        for key, raw in zip(keys, raws, strict=True):
-            if raw is None:
-                continue  # deleted or expired
-            entry = _decode_entry(key, raw)
-            if best[key][1] not in entry.paths:
-                continue  # a vector the item no longer lists
-            if _passes(entry.item, op.filter):
-                scored.append((best[key][0], entry))
-        return scored
+        As LangGraph's ``InMemoryStore`` does, each candidate is scored exactly by the best cosine of the
+        vectors it lists (:meth:`memstore.VectorCollection.score_batch`), not by an approximate top-k search:
+        an ANN index can miss an item (Chroma's HNSW loses an exact duplicate of the query among 200 equal
+        vectors), and a top-k pool cut off before an item leaves it neither scored nor in the tail. A vector
+        its item no longer lists (left behind when an expired item was put again) is never read, and an item
+        whose vectors are gone (a lost vector folder) is still found, unscored.
+        """
+        candidates = self._candidates(op)
+        owners = {_vector_key(entry.key, path): entry.key for entry in candidates for path in entry.paths}
+        best: dict[str, float] = {}
+        collection = self._collection(create=False) if owners and op.limit > 0 else None
+        if collection is not None:
+            for hit in collection.score_batch(vector, list(owners)):
+                best.setdefault(owners[str(hit.record["id"])], hit.score)  # hits come best first
+        # Equal scores keep the order InMemoryStore gives them (insertion: oldest first); unscored items
+        # follow in the order of a plain search (most recently updated first).
+        scored = sorted(
+            (e for e in candidates if e.key in best),
+            key=lambda e: (-best[e.key], e.item.created_at, e.item.namespace, e.item.key),
+        )
+        unscored = [e for e in candidates if e.key not in best]
+        _by_recency(unscored)
+        return self._page([(best[e.key], e) for e in scored] + [(None, e) for e in unscored], op, refresh)
 
     # -- TTL ------------------------------------------------------------------------------------------------
 
@@ -527,6 +506,12 @@ def _namespace_labels(namespace: tuple[str, ...]) -> dict[str, str]:
     return {f"l{i}": label for i, label in enumerate(namespace)}
 
 
+def _by_recency(entries: list[_Entry]) -> None:
+    """Sort in place as a plain search orders items: most recently updated first, then namespace, key."""
+    entries.sort(key=lambda entry: (entry.item.namespace, entry.item.key))
+    entries.sort(key=lambda entry: entry.item.updated_at, reverse=True)
+
+
 def _passes(item: Item, conditions: Mapping[str, Any] | None) -> bool:
     return not conditions or all(_matches(item.value.get(k), c) for k, c in conditions.items())
 
@@ -622,7 +607,15 @@ def _check_index_config(
     fields = config.get("fields") or ["$"]
     if isinstance(fields, str) or not all(isinstance(field, str) for field in fields):
         raise ValidationError("index fields are a list of str paths")
-    embeddings = ensure_embeddings(config["embed"])
+    embed = config["embed"]
+    embeddings: Embeddings
+    if isinstance(embed, Embeddings | str):
+        embeddings = ensure_embeddings(embed)
+    else:
+        try:  # a memstore Embedder, a LlamaIndex BaseEmbedding: whatever the core recognises
+            embeddings = MemstoreEmbeddings(as_embedder(embed))
+        except ValidationError:  # a plain function, as LangGraph's stores take
+            embeddings = ensure_embeddings(embed)
     tokenized = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
     return typing.cast(IndexConfig, {**config, "fields": list(fields)}), embeddings, tokenized
 
@@ -683,9 +676,17 @@ def _check_condition(condition: Any, where: str) -> None:
             if name not in _OPERATORS:
                 known = ", ".join(sorted(_OPERATORS))
                 raise ValidationError(f"{where}: unknown operator {name!r} (known: {known})")
-            if name in _COMPARISONS and not (_is_number(operand) or isinstance(operand, str)):
-                raise ValidationError(f"{where}: {name} compares with a number or a string, not {operand!r}")
-            _check_json(operand, f"{where}[{name!r}]")
+            if name in _COMPARISONS:
+                # An infinite bound is a plain comparison (stored numbers are finite), as InMemoryStore
+                # accepts it; NaN compares false with everything, so it would silently match nothing.
+                if not (_is_number(operand) or isinstance(operand, str)) or operand != operand:
+                    raise ValidationError(
+                        f"{where}: {name} compares with a number (±inf allowed) or a string, not {operand!r}"
+                    )
+                if isinstance(operand, str):
+                    _check_json(operand, f"{where}[{name!r}]")
+            else:
+                _check_json(operand, f"{where}[{name!r}]")
     elif isinstance(condition, Mapping):
         for key, part in condition.items():
             if not isinstance(key, str):

@@ -78,7 +78,9 @@ class MemstoreMemoryRetriever(StoreOwner, BaseRetriever):
         retriever.invoke("dog", k=2, roles="user")            # any option can be overridden per call
 
     ``session_id`` limits recall to one session (a core conversation id, e.g. a
-    ``MemstoreChatMessageHistory`` session); None searches every session. Filters: ``roles`` and ``types``
+    ``MemstoreChatMessageHistory`` session); None searches every session, and only a retriever built with
+    None may do so: on a retriever bound to a session, a call's ``session_id=None`` raises
+    :class:`memstore.ValidationError` instead of widening the search. Filters: ``roles`` and ``types``
     (a name or a list, any of them; LangChain histories store ``user``/``assistant``/``system``/``tool``
     roles and ``human``/``ai``/... types), ``since`` (inclusive) and ``until`` (exclusive) on the message's
     ``created_at``, and ``min_score`` on the fused score in [0, 1]. ``context=n`` adds up to ``n``
@@ -141,6 +143,12 @@ class MemstoreMemoryRetriever(StoreOwner, BaseRetriever):
             raise ValidationError(
                 f"unknown retriever option(s) {', '.join(sorted(unknown))}; "
                 f"known: {', '.join(sorted(_CALL_OPTIONS))}"
+            )
+        if self.session_id is not None and "session_id" in overrides and overrides["session_id"] is None:
+            # None means "every session": only a retriever built unscoped may search them all.
+            raise ValidationError(
+                f"this retriever is bound to session {self.session_id!r}: session_id=None (every session) "
+                "needs a retriever built with session_id=None"
             )
         chosen = {name: overrides.get(name, getattr(self, name)) for name in _CALL_OPTIONS}
         chosen["conversation_ids"] = chosen.pop("session_id")

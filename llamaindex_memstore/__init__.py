@@ -20,7 +20,7 @@ the core. docs/llamaindex.md has the message mapping and the archive design.
 """
 
 from llamaindex_memstore.chat_store import MemstoreChatStore
-from llamaindex_memstore.embeddings import LlamaIndexEmbedder
+from llamaindex_memstore.embeddings import LlamaIndexEmbedder, MemstoreEmbedding
 from llamaindex_memstore.kvstore import MemstoreKVStore
 from llamaindex_memstore.memory_block import MemstoreMemoryBlock
 from llamaindex_memstore.memory_chat_store import MemstoreMemoryChatStore
@@ -30,6 +30,7 @@ from llamaindex_memstore.vector_store import MemstoreVectorStore, to_memstore_fi
 __all__ = [
     "LlamaIndexEmbedder",
     "MemstoreChatStore",
+    "MemstoreEmbedding",
     "MemstoreKVStore",
     "MemstoreMemoryBlock",
     "MemstoreMemoryChatStore",

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.llms import ChatMessage
 from llama_index.core.storage.chat_store.base import BaseChatStore
 
 from llamaindex_memstore._plan import Call, Plan, run_async, run_sync
 from llamaindex_memstore._store import StoreArg, StoreModel, check_key, conversation_ids, is_reserved
 from llamaindex_memstore.messages import to_chat_message, to_memstore_message
-from memstore import ConflictError, NotFoundError, ValidationError
+from memstore import ConflictError, NotFoundError, ValidationError, approximate_tokens
 from memstore import Message as StoredMessage
 
 __all__ = ["MemstoreChatStore"]
@@ -41,6 +42,14 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
     ``ChatMemoryBuffer`` reads everything and trims to its token limit, so with a window it never loads more
     than ``k`` messages; pick ``k`` above what the token limit can hold, or the buffer holds fewer messages
     than its limit allows. Every other method still sees the whole conversation.
+
+    ``window_tokens=n`` (with ``window`` or alone) returns the newest messages that fit ``n`` tokens as
+    ``token_counter`` counts them: a function of one ``ChatMessage`` (wrap a LlamaIndex tokenizer as
+    ``lambda m: len(tokenizer(m.content or ""))``); the default, :func:`memstore.approximate_tokens`, needs no
+    tokenizer download (4 characters a token, plus 3 per message). It reads backwards page by page until
+    the budget is spent. Both windows never start on a tool result (role ``tool`` / ``function``) and never
+    split an assistant's tool call from its results: the whole group or none of it, so a window may hold
+    fewer than ``window`` messages. ``token_counter`` is not serialised with the other fields.
     """
 
     window: int | None = Field(
@@ -48,9 +57,29 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
         ge=1,
         description="If set, get_messages returns only the newest `window` messages (oldest first).",
     )
+    window_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="If set, get_messages returns only the newest messages within this many tokens.",
+    )
+    _token_counter: Callable[[ChatMessage], int] | None = PrivateAttr(default=None)
 
-    def __init__(self, store: StoreArg = None, *, window: int | None = None, **kwargs: Any) -> None:
-        super().__init__(window=window, **kwargs)
+    def __init__(
+        self,
+        store: StoreArg = None,
+        *,
+        window: int | None = None,
+        window_tokens: int | None = None,
+        token_counter: Callable[[ChatMessage], int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        for name, value in (("window", window), ("window_tokens", window_tokens)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValidationError(f"{name} must be an int greater than or equal to 1, not {value!r}")
+        if token_counter is not None and (window_tokens is None or not callable(token_counter)):
+            raise ValidationError("token_counter is a function of a ChatMessage, for window_tokens=")
+        super().__init__(window=window, window_tokens=window_tokens, **kwargs)
+        self._token_counter = token_counter
         self._attach_store(store)
 
     @classmethod
@@ -68,12 +97,39 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
 
     def _get_messages(self, key: str) -> Plan[list[ChatMessage]]:
         buffer = self._store.buffer(check_key(key))
-        stored = yield Call(buffer, "get_msg", (None if self.window is None else -self.window,))
-        return [to_chat_message(message) for message in stored]
+        if self.window is None and self.window_tokens is None:
+            stored = yield Call(buffer, "get_msg")
+            return [to_chat_message(message) for message in stored]
+        converted: dict[str, ChatMessage] = {}
+        counter = self._core_counter(converted) if self.window_tokens is not None else None
+        window = {"max_messages": self.window, "max_tokens": self.window_tokens, "token_counter": counter}
+        stored = yield Call(buffer, "get_window", (), window)
+        return [converted.pop(m.id or "", None) or to_chat_message(m) for m in stored]
 
-    def _add_message(self, key: str, message: ChatMessage) -> Plan[None]:
+    def _core_counter(self, converted: dict[str, ChatMessage]) -> Callable[[StoredMessage], int]:
+        """The user's counter as the core's (it counts ChatMessages); keeps what it converted, so the
+        window's messages are converted once."""
+        user = self._token_counter
+        if user is None:
+            return approximate_tokens
+
+        def count(message: StoredMessage) -> int:
+            chat = converted[message.id or ""] = to_chat_message(message)
+            return user(chat)
+
+        return count
+
+    def _add_message(self, key: str, message: ChatMessage, idx: int | None) -> Plan[None]:
+        if idx is not None and (isinstance(idx, bool) or not isinstance(idx, int)):
+            raise ValidationError(f"idx must be an int or None, not {type(idx).__name__}")
         stored = to_memstore_message(message)
-        yield Call(self._store.buffer(check_key(key)), "add_msg", (stored,))
+        buffer = self._store.buffer(check_key(key))
+        if idx is None:
+            yield Call(buffer, "add_msg", (stored,))
+        else:
+            # One transaction in the core (list.insert's rules); a read-then-replace here could drop a
+            # message appended between the read and the write.
+            yield Call(buffer, "insert_msg", (idx, stored))
 
     def _delete_messages(self, key: str) -> Plan[list[ChatMessage] | None]:
         buffer = self._store.buffer(check_key(key))
@@ -125,13 +181,18 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
         run_sync(self._set_messages(key, messages))
 
     def get_messages(self, key: str) -> list[ChatMessage]:
-        """The messages of ``key``, oldest first (``[]`` for an unknown key); only the newest ``window`` if
-        set."""
+        """The messages of ``key``, oldest first (``[]`` for an unknown key); only the newest that fit
+        ``window`` / ``window_tokens`` if set."""
         return run_sync(self._get_messages(key))
 
-    def add_message(self, key: str, message: ChatMessage) -> None:
-        """Append one message to ``key`` (created if new); concurrent appenders never collide."""
-        run_sync(self._add_message(key, message))
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        """Append one message to ``key`` (created if new); concurrent appenders never collide.
+
+        With ``idx``, insert it before list index ``idx`` instead, as ``SimpleChatStore`` does
+        (``list.insert``: negative counts from the end, out of range clamps), in one transaction; the
+        messages after it are renumbered, so the cost grows with how many follow ``idx``.
+        """
+        run_sync(self._add_message(key, message, idx))
 
     def delete_messages(self, key: str) -> list[ChatMessage] | None:
         """Delete ``key`` and its messages; returns them, or None if the key does not exist.
@@ -163,9 +224,9 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
         """Async twin of :meth:`get_messages`."""
         return await run_async(self._get_messages(key))
 
-    async def async_add_message(self, key: str, message: ChatMessage) -> None:
+    async def async_add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         """Async twin of :meth:`add_message`."""
-        await run_async(self._add_message(key, message))
+        await run_async(self._add_message(key, message, idx))
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
         """Async twin of :meth:`delete_messages`."""

@@ -42,7 +42,16 @@ SECTIONS: list[tuple[str, str, list[str], str]] = [
     (
         "Chat history: buffer store and conversations",
         "memstore",
-        ["BufferStore", "CursorPage", "ConversationManager", "ConversationPage", "Conversation", "Platform"],
+        [
+            "BufferStore",
+            "CursorPage",
+            "ConversationManager",
+            "ConversationPage",
+            "Conversation",
+            "Platform",
+            "TokenCounter",
+            "approximate_tokens",
+        ],
         "Windowed, indexed reads of one conversation, and the list of conversations.",
     ),
     (
@@ -122,6 +131,7 @@ SECTIONS: list[tuple[str, str, list[str], str]] = [
         "langchain_memstore",
         [
             "MemstoreChatMessageHistory",
+            "MemstoreMemoryRetriever",
             "MemstoreVectorStore",
             "MemstoreEmbeddings",
             "LangChainEmbedder",
@@ -143,6 +153,9 @@ SECTIONS: list[tuple[str, str, list[str], str]] = [
             "MemstoreMemoryChatStore",
             "MemstoreVectorStore",
             "MemstoreKVStore",
+            "MemstoreMemoryBlock",
+            "MemstoreEmbedding",
+            "LlamaIndexEmbedder",
             "to_chat_message",
             "to_memstore_message",
             "to_memstore_filter",

@@ -18,7 +18,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from memstore.backends.sql.database import Database
-from memstore.errors import BackendError, ConflictError, MemstoreError, NotFoundError, ValidationError
+from memstore.errors import (
+    BackendError,
+    ConflictError,
+    MemstoreError,
+    NotFoundError,
+    UnsupportedOperation,
+    ValidationError,
+)
 from memstore.facade import DEFAULT_URL, MEMORY_URL, Memstore
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range
 from memstore.models import Content, Message
@@ -28,9 +35,18 @@ from memstore.stores.chat import Conversation, Platform
 from memstore.stores.checkpoints import Blob, CheckpointStore, CheckpointWrite, StoredCheckpoint
 from memstore.stores.conversations import ConversationManager, ConversationPage
 from memstore.stores.kv import KVStore, KVValue
+from memstore.stores.windows import TokenCounter, approximate_tokens
 
 if TYPE_CHECKING:
-    from memstore.embeddings import Embedder, HashingEmbedder, MiniLMEmbedder, get_default_embedder
+    from memstore.embeddings import (
+        Embedder,
+        EmbedderLike,
+        HashingEmbedder,
+        MiniLMEmbedder,
+        SizedEmbedder,
+        as_embedder,
+        get_default_embedder,
+    )
     from memstore.memory import ConversationMemory, ScoredMessage
     from memstore.stores.semantic import SemanticStore
     from memstore.stores.vectors import SearchResult, VectorCollection, VectorStore
@@ -41,6 +57,9 @@ _LAZY = {
     "ConversationMemory": "memstore.memory",
     "ScoredMessage": "memstore.memory",
     "Embedder": "memstore.embeddings",
+    "EmbedderLike": "memstore.embeddings",
+    "SizedEmbedder": "memstore.embeddings",
+    "as_embedder": "memstore.embeddings",
     "HashingEmbedder": "memstore.embeddings",
     "MiniLMEmbedder": "memstore.embeddings",
     "get_default_embedder": "memstore.embeddings",
@@ -80,6 +99,7 @@ __all__ = [
     "Database",
     "Distance",
     "Embedder",
+    "EmbedderLike",
     "Eq",
     "Filter",
     "HashingEmbedder",
@@ -101,11 +121,16 @@ __all__ = [
     "ScoredMessage",
     "SearchResult",
     "SemanticStore",
+    "SizedEmbedder",
     "StoredCheckpoint",
+    "TokenCounter",
+    "UnsupportedOperation",
     "ValidationError",
     "VectorCollection",
     "VectorField",
     "VectorStore",
     "__version__",
+    "approximate_tokens",
+    "as_embedder",
     "get_default_embedder",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,10 @@ from memstore.errors import ValidationError
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 """The integers databases store and compare exactly (int keys, integers in filters)."""
+
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of lists and objects accepted in JSON values (and of filter trees): deeper values would
+overflow the interpreter's recursion (``json.dumps`` included) or SQLite's JSON parser (depth 1000)."""
 
 MAX_IDENTIFIER_BYTES = 1024
 """Longest id, key, role or type accepted, in UTF-8 bytes (well below PostgreSQL's index-row limit)."""
@@ -45,13 +50,38 @@ def check_identifier(value: object, what: str) -> str:
     return text
 
 
-def check_number(value: object, what: str, *, positive: bool = False) -> float:
-    """Return ``value`` if it is a finite number >= 0 (> 0 if ``positive``; bools are not numbers)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(f"{what} must be a finite number, not {value!r}")
-    if value < 0 or (positive and value == 0):
-        raise ValidationError(f"{what} must be {'> 0' if positive else '>= 0'}, not {value!r}")
+def check_count(value: object, what: str, *, minimum: int, maximum: int = INT64_MAX) -> int:
+    """Return ``value`` if it is an int in ``[minimum, maximum]`` (bools are not ints); the default bound is
+    what every database stores, so a count, cursor or limit fails the same way on every backend."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValidationError(f"{what} must be an int >= {minimum} and <= {maximum}, not {short_repr(value)}")
     return value
+
+
+def check_number(
+    value: object, what: str, *, positive: bool = False, maximum: float = float(INT64_MAX)
+) -> float:
+    """Return ``value`` if it is a finite number >= 0 (> 0 if ``positive``; bools are not numbers) and at most
+    ``maximum`` (huge ints such as ``10**5000`` included: they would overflow a float or a date)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
+        raise ValidationError(f"{what} must be a finite number, not {short_repr(value)}")
+    if value < 0 or (positive and value == 0) or value > maximum:
+        bounds = f"{'> 0' if positive else '>= 0'} and <= {maximum:g}"
+        raise ValidationError(f"{what} must be {bounds}, not {short_repr(value)}")
+    return value
+
+
+def short_repr(value: object) -> str:
+    """``repr(value)`` cut to 40 characters (``repr(10**5000)`` alone would fill a screen, or fail)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits()
+        return f"an int of {value.bit_length() if isinstance(value, int) else '?'} bits"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_json(value: Any, what: str) -> Any:
@@ -69,8 +99,14 @@ def check_json_object(value: object, what: str) -> dict[str, Any]:
     return as_dict
 
 
-def _walk_json(value: Any, where: str) -> None:
-    if value is None or isinstance(value, bool | int):
+def _walk_json(value: Any, where: str, depth: int = 0) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise ValidationError(f"{where[:80]} is nested deeper than {MAX_JSON_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValidationError(f"{where[:80]} holds an int beyond 64 bits, which databases cannot store")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -81,16 +117,28 @@ def _walk_json(value: Any, where: str) -> None:
         return
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _walk_json(item, f"{where}[{index}]")
+            _walk_json(item, f"{where}[{index}]", depth + 1)
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValidationError(f"{where} has a non-str key {key!r}; JSON keys are strings")
             check_text(key, f"a key of {where}")
-            _walk_json(item, f"{where}[{key!r}]")
+            _walk_json(item, f"{where}[{key!r}]", depth + 1)
         return
     raise ValidationError(f"{where} holds a {type(value).__name__}, which is not JSON-serialisable")
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*):(?P<secret>[^@/?#\s]*)@")
+
+
+def mask_password(url: object) -> str:
+    """``url`` as text with any password replaced by ``***`` (a SQLAlchemy ``URL`` or a string), for reprs,
+    logs and error messages: none of them may show a database password."""
+    render = getattr(url, "render_as_string", None)
+    if render is not None:
+        return str(render(hide_password=True))
+    return _URL_PASSWORD.sub(lambda match: f"{match['head']}:***@", str(url))
 
 
 def dumps(value: Any) -> str:

@@ -6,7 +6,8 @@ Every error the library raises on purpose is a :class:`MemstoreError`::
      ├── ValidationError   bad input, rejected before anything is written
      ├── NotFoundError     the thing named does not exist
      ├── ConflictError     the write contradicts what is stored (duplicate id, ...)
-     └── BackendError      the database or vector server failed; ``__cause__`` keeps the driver error
+     ├── BackendError      the database or vector server failed; ``__cause__`` keeps the driver error
+     └── UnsupportedOperation  this backend does not offer the operation (the message says what to use)
 
 ``ValidationError`` also derives from :class:`ValueError` and ``NotFoundError`` from :class:`KeyError`, so
 callers written against the frameworks' conventions keep working.
@@ -19,6 +20,7 @@ __all__ = [
     "ConflictError",
     "MemstoreError",
     "NotFoundError",
+    "UnsupportedOperation",
     "ValidationError",
 ]
 
@@ -49,3 +51,7 @@ class BackendError(MemstoreError):
         super().__init__(message)
         self.backend = backend
         self.operation = operation
+
+
+class UnsupportedOperation(MemstoreError):
+    """The operation does not exist on this backend (the message says what to use instead)."""

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
 from memstore._closing import Closing
+from memstore._validate import check_text, mask_password
 from memstore.backends.memory import MemoryChatBackend, MemoryCheckpointBackend, MemoryKVBackend
 from memstore.backends.sql.chat import SqlChatBackend
 from memstore.backends.sql.checkpoints import SqlCheckpointBackend
 from memstore.backends.sql.database import Database
 from memstore.backends.sql.kv import SqlKVBackend
-from memstore.errors import ValidationError
+from memstore.errors import UnsupportedOperation, ValidationError
 from memstore.stores.buffer import BufferStore
 from memstore.stores.chat import ChatBackend
 from memstore.stores.checkpoints import CheckpointBackend, CheckpointStore
@@ -23,11 +27,16 @@ from memstore.stores.conversations import ConversationManager
 from memstore.stores.kv import KVBackend, KVStore
 
 if TYPE_CHECKING:
-    from memstore.embeddings.base import Embedder
+    from memstore.embeddings.base import EmbedderLike
     from memstore.memory import ConversationMemory
     from memstore.stores.vectors import VectorBackend, VectorStore
 
-__all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore"]
+__all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore", "RestoreReport"]
+
+logger = logging.getLogger(__name__)
+
+BACKUP_VECTORS_KEY = "backup_vectors"
+"""``memstore_meta`` entry of a backup whose vector tables hold vectors copied from outside the database."""
 
 DEFAULT_URL = "sqlite:///memstore_data/memstore.db"
 """The embedded default: one SQLite file (WAL mode) under ``./memstore_data/``."""
@@ -41,7 +50,40 @@ DEFAULT_CHROMA_TIMEOUT = 30.0
 """Seconds one request to a Chroma server may take (``chroma+http://host:port?timeout=5`` changes it)."""
 
 DEFAULT_VECTORS_DIR = "memstore_data/chroma"
-"""Where embedded Chroma keeps vectors when the database is not a SQLite file (PostgreSQL)."""
+"""Embedded Chroma's folder beside the default SQLite file (:data:`DEFAULT_URL`).
+
+A PostgreSQL database gets a folder of its own under the same parent, ``memstore_data/pg-<id>.chroma``,
+named by the id the database keeps (:meth:`memstore.Database.database_id`): databases (and schemas) on
+one machine never share vectors, and every spelling of one database's URL finds the same folder."""
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """What :meth:`Memstore.restore` did. ``vectors``: records put back per collection from the backup's
+    copy (-1: already in place, the store keeps vectors in the database); None when the backup carried no
+    vectors (a backup of an earlier version, or of a store without any)."""
+
+    path: Path
+    vectors: dict[str, int] | None
+
+
+def _set_meta(database: Database, name: str, value: str) -> None:
+    from memstore.backends.sql.schema import meta
+
+    upsert = database.insert(meta).values(name=name, value=value)
+    upsert = upsert.on_conflict_do_update(index_elements=[meta.c.name], set_={"value": value})
+    database.run(lambda conn: conn.execute(upsert), write=True, operation="meta.set")
+
+
+def _pop_meta(database: Database, name: str) -> str | None:
+    from sqlalchemy import delete
+
+    from memstore.backends.sql.schema import meta
+
+    statement = delete(meta).where(meta.c.name == name).returning(meta.c.value)
+    return database.run(
+        lambda conn: conn.execute(statement).scalar_one_or_none(), write=True, operation="meta.pop"
+    )
 
 
 @dataclass(frozen=True)
@@ -50,6 +92,7 @@ class _VectorsChoice:
 
     kind: str  # "chroma", "sql" or "memory"
     path: str | None = None
+    per_database: bool = False  # embedded Chroma in a folder named by the database's id (PostgreSQL)
     host: str | None = None
     port: int = 8000
     ssl: bool = False
@@ -58,9 +101,15 @@ class _VectorsChoice:
     def describe(self) -> str:
         if self.kind != "chroma":
             return self.kind
+        if self.per_database:
+            return f"chroma:///{_pg_vectors_dir('<database id>')}"
         if self.path is not None:
             return f"chroma:///{self.path}"
         return f"chroma+{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+
+def _pg_vectors_dir(database_id: str) -> str:
+    return f"{Path(DEFAULT_VECTORS_DIR).parent.as_posix()}/pg-{database_id[:16]}.chroma"
 
 
 def _choose_vectors(vectors: str | None, url: str | URL, database: Database | None) -> _VectorsChoice:
@@ -74,14 +123,16 @@ def _choose_vectors(vectors: str | None, url: str | URL, database: Database | No
             # One vector folder per database: two SQLite files in one folder must never share collections.
             folder = "chroma" if path.name == _DEFAULT_FILE_NAME else f"{path.stem}.chroma"
             return _VectorsChoice("chroma", str(path.parent / folder))
-        return _VectorsChoice("chroma", DEFAULT_VECTORS_DIR)
+        # A shared folder would let every database on the machine see the others' vectors.
+        return _VectorsChoice("chroma", per_database=True)
     if not isinstance(vectors, str):
         raise ValidationError(f"vectors is a string such as 'chroma:///path', not {type(vectors).__name__}")
+    check_text(vectors, "vectors")
     if vectors == "memory":
         return _VectorsChoice("memory")
     if vectors == "sql":
         if database is None:
-            raise ValidationError(f"vectors='sql' needs a SQL database URL, not {url!r}")
+            raise ValidationError(f"vectors='sql' needs a SQL database URL, not {mask_password(url)!r}")
         return _VectorsChoice("sql")
     if vectors.startswith("chroma:///"):
         directory = vectors[len("chroma:///") :]
@@ -133,9 +184,10 @@ class Memstore(Closing):
     ``?timeout=seconds`` to change the 30 s bound on each request),
     ``"sql"`` (the same database, exact search) or ``"memory"``. The default is embedded Chroma beside the
     SQLite file: a ``chroma`` folder for a file named ``memstore.db`` (``memstore_data/chroma`` for
-    :data:`DEFAULT_URL`, and for PostgreSQL), ``<name>.chroma`` for any other (``app.db`` →
-    ``app.chroma``), so two databases in one folder never share vectors; memory for ``memory://`` and
-    in-memory SQLite.
+    :data:`DEFAULT_URL`), ``<name>.chroma`` for any other (``app.db`` → ``app.chroma``), so two databases
+    in one folder never share vectors; for PostgreSQL ``memstore_data/pg-<id>.chroma``, one folder per
+    database and schema (the id is kept in the database: see :data:`DEFAULT_VECTORS_DIR`); memory for
+    ``memory://`` and in-memory SQLite.
 
     Stores hang off it: :attr:`kv` (key-value, with namespaces via :meth:`KVStore.namespace_store`),
     :meth:`buffer` (the messages of one conversation), :attr:`conversations` (platforms, conversations) and
@@ -177,12 +229,14 @@ class Memstore(Closing):
         return self.conversations.buffer(conversation_id)
 
     def memory(
-        self, conversation_id: str | None = None, *, embedder: Embedder | None = None, **options: Any
+        self, conversation_id: str | None = None, *, embedder: EmbedderLike | None = None, **options: Any
     ) -> ConversationMemory:
         """Long-term memory over messages with hybrid recall (see :class:`memstore.ConversationMemory`).
 
         ``conversation_id=None`` spans every conversation. ``embedder`` defaults to the offline MiniLM
-        (:func:`memstore.get_default_embedder`); ``options`` go to :class:`~memstore.ConversationMemory`.
+        (:func:`memstore.get_default_embedder`); a LangChain ``Embeddings`` or a LlamaIndex
+        ``BaseEmbedding`` works unwrapped (:func:`memstore.as_embedder`); ``options`` go to
+        :class:`~memstore.ConversationMemory`.
         """
         from memstore.memory import ConversationMemory
 
@@ -190,6 +244,10 @@ class Memstore(Closing):
 
     def _vector_backend(self) -> VectorBackend:
         choice = self._vectors_choice
+        if choice.per_database:
+            assert self.database is not None
+            path = _pg_vectors_dir(self.database.database_id())
+            self._vectors_choice = choice = dataclasses.replace(choice, path=path, per_database=False)
         if choice.kind == "memory":
             from memstore.backends.memory.vectors import MemoryVectorBackend
 
@@ -215,6 +273,79 @@ class Memstore(Closing):
                 self._vectors = VectorStore(self._vector_backend())
             return self._vectors
 
+    # -- backup and restore -------------------------------------------------------------------------------
+
+    def _sqlite(self, operation: str) -> Database:
+        if self.database is None:
+            raise UnsupportedOperation(f"{operation}: a memory:// store has no file; use export() instead")
+        if not self.database.is_sqlite or self.database.file_path is None:
+            raise UnsupportedOperation(
+                f"{operation} uses SQLite's backup API; on PostgreSQL use pg_dump: "
+                "pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump (restore with pg_restore)"
+            )
+        return self.database
+
+    def _external_vectors(self) -> VectorBackend | None:
+        """The vector backend when vectors live outside the database and hold something to keep."""
+        choice = self._vectors_choice
+        if choice.kind == "sql" or (choice.kind == "memory" and self._vectors is None):
+            return None
+        if choice.path is not None and self._vectors is None and not Path(choice.path).is_dir():
+            return None  # embedded Chroma never opened here and never created: nothing to copy
+        return self.vectors.backend
+
+    def backup(self, path: str | Path, *, progress: bool = False) -> Path:
+        """Write a complete backup of a SQLite-file store to the new file ``path`` (never overwritten, never
+        through a symlink, mode 0600), with SQLite's online backup API: safe while others write.
+
+        Vectors kept outside the database (embedded Chroma, a Chroma server, memory) are copied into the
+        backup's own vector tables, every collection with its definition, so :meth:`restore` on any machine
+        finds them. PostgreSQL and ``memory://`` raise :class:`UnsupportedOperation` (use ``pg_dump``).
+        """
+        from memstore.backends.sql.sqlite_files import backup_database
+
+        database = self._sqlite("backup")
+        external = self._external_vectors()
+
+        def add_vectors(staged: Path) -> None:
+            if external is None:
+                return
+            from memstore.backends.sql.vectors import SqlVectorBackend
+            from memstore.stores.vectors import copy_collections
+
+            with Database(f"sqlite:///{staged}") as copy:
+                copied = copy_collections(external, SqlVectorBackend(copy), progress=progress)
+                _set_meta(copy, BACKUP_VECTORS_KEY, external.kind)
+            logger.info("backup %s: %d vector collection(s) copied from %s", path, len(copied), external.kind)
+
+        return backup_database(database, Path(path), complete=add_vectors)
+
+    def restore(self, path: str | Path, *, progress: bool = False) -> RestoreReport:
+        """Replace the SQLite database with the backup at ``path``, checked whole on a copy first (an
+        unusable file raises :class:`ValidationError` with the live database untouched).
+
+        When the backup carries vectors (see :meth:`backup`) and this store keeps vectors outside the
+        database, every collection in the backup replaces its namesake there; other collections are left
+        as they are.
+        """
+        from memstore.backends.sql.sqlite_files import restore_database
+
+        database = self._sqlite("restore")
+        restore_database(database, Path(path))
+        carried = _pop_meta(database, BACKUP_VECTORS_KEY)
+        if carried is None:
+            return RestoreReport(Path(path), None)
+        from memstore.backends.sql.vectors import SqlVectorBackend
+        from memstore.stores.vectors import copy_collections
+
+        restored = SqlVectorBackend(database)
+        if self._vectors_choice.kind == "sql":  # the backup's vector tables are this store's vectors now
+            return RestoreReport(Path(path), {spec.name: -1 for spec in restored.list_collections()})
+        copied = copy_collections(restored, self.vectors.backend, progress=progress)
+        for name in copied:
+            restored.delete_collection(name)
+        return RestoreReport(Path(path), copied)
+
     def close(self) -> None:
         """Release every connection and client the store holds. Idempotent."""
         vectors = getattr(self, "_vectors", None)
@@ -225,5 +356,4 @@ class Memstore(Closing):
             self.database.close()
 
     def __repr__(self) -> str:
-        shown = self.url.render_as_string(hide_password=True) if isinstance(self.url, URL) else self.url
-        return f"Memstore({shown!r}, vectors={self._vectors_choice.describe()!r})"
+        return f"Memstore({mask_password(self.url)!r}, vectors={self._vectors_choice.describe()!r})"

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from memstore._validate import INT64_MAX, INT64_MIN, check_identifier, check_text
+from memstore._validate import INT64_MAX, INT64_MIN, MAX_JSON_DEPTH, check_identifier, check_text
 from memstore.errors import ValidationError
 
 __all__ = [
@@ -223,9 +223,33 @@ _RANGE_OPS = {"$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
 
 
 def parse_filter(spec: Filter | Mapping[str, Any] | None) -> Filter | None:
-    """Turn the dict form (or a filter, or None) into a filter tree; bad specs raise ValidationError."""
-    if spec is None or isinstance(spec, Eq | In | Range | And | Or | Not):
-        return spec
+    """Turn the dict form (or a filter, or None) into a filter tree; bad specs raise ValidationError, and so
+    do trees nested deeper than ``MAX_JSON_DEPTH`` (every backend translates a tree recursively)."""
+    return _parse(spec, 0)
+
+
+def _check_depth(node: Filter, depth: int) -> Filter:
+    """``node`` if no branch of it, under ``depth`` levels already, goes deeper than MAX_JSON_DEPTH (walked
+    without recursion, so a hostile tree cannot exhaust the stack here)."""
+    pending = [(node, depth)]
+    while pending:
+        current, level = pending.pop()
+        if level > MAX_JSON_DEPTH:
+            raise ValidationError(f"a filter nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(current, And | Or):
+            pending.extend((child, level + 1) for child in current.filters)
+        elif isinstance(current, Not):
+            pending.append((current.filter, level + 1))
+    return node
+
+
+def _parse(spec: Filter | Mapping[str, Any] | None, depth: int) -> Filter | None:
+    if spec is None:
+        return None
+    if isinstance(spec, Eq | In | Range | And | Or | Not):
+        return _check_depth(spec, depth)
+    if depth > MAX_JSON_DEPTH:
+        raise ValidationError(f"a filter nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(spec, Mapping):
         raise ValidationError(f"a filter is a dict or a filter object, not {type(spec).__name__}")
     clauses: list[Filter] = []
@@ -233,10 +257,10 @@ def parse_filter(spec: Filter | Mapping[str, Any] | None) -> Filter | None:
         if key in {"$and", "$or"}:
             if not isinstance(condition, list | tuple):
                 raise ValidationError(f"{key} takes a list of filters")
-            children = [f for f in (parse_filter(c) for c in condition) if f is not None]
+            children = [f for f in (_parse(c, depth + 1) for c in condition) if f is not None]
             clauses.append(And(*children) if key == "$and" else Or(*children))
         elif key == "$not":
-            child = parse_filter(condition)
+            child = _parse(condition, depth + 1)
             if child is None:
                 raise ValidationError("$not takes a filter")
             clauses.append(Not(child))
@@ -251,6 +275,8 @@ def _parse_condition(field: str | Field, condition: Any) -> list[Filter]:
     if not isinstance(condition, Mapping):
         return [Eq(field, condition)]
     path = (field,) if isinstance(field, str) else field
+    if len(path) > MAX_JSON_DEPTH:
+        raise ValidationError(f"a filter field nested deeper than {MAX_JSON_DEPTH} levels")
     operators = [key for key in condition if isinstance(key, str) and key.startswith("$")]
     if not operators:
         # {"user": {"lang": "en"}} reaches into nested objects: Eq(("user", "lang"), "en").

@@ -454,3 +454,58 @@ def test_stored_messages_share_no_mutable_state_with_callers(store: Memstore) ->
     buffer.get_msg()[0].content[0]["text"] = "changed"  # type: ignore[index]
     assert buffer.get_msg()[0].metadata == {"a": {"b": 1}}
     assert buffer.get_msg()[0].content == [{"type": "text", "text": "a"}]
+
+
+# -- insert at a list index (one transaction) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("index", [0, 1, 3, 5, 99, -1, -2, -5, -99])
+def test_insert_follows_list_insert(store: Memstore, index: int) -> None:
+    buffer = store.buffer("c")
+    stored = _fill(buffer, 5)
+    expected = _numbers(stored)
+    reference = list(expected)
+    reference.insert(index, 200)
+    cut = reference.index(200)  # where list.insert puts one message; a batch goes there, in order
+    expected[cut:cut] = [200, 100]
+    new = buffer.insert_msgs(
+        index, [Message("user", "a", metadata={"i": 200}), Message("user", "b", metadata={"i": 100})]
+    )
+    assert [m.conversation_id for m in new] == ["c", "c"]
+    found = buffer.get_msg()
+    assert _numbers(found) == expected
+    positions = [m.position or 0 for m in found]
+    assert positions == sorted(positions)
+    assert len(set(positions)) == len(positions)
+    kept = {m.id: (m.content, m.created_at, m.metadata) for m in found}
+    assert all(kept[m.id] == (m.content, m.created_at, m.metadata) for m in stored)
+    # Positions are never reused: a later append lands after everything.
+    last = buffer.add_msg(Message("user", "after", metadata={"i": 300}))
+    assert _numbers(buffer.get_msg()) == [*expected, 300]
+    assert (last.position or 0) > max(positions)
+
+
+async def test_insert_async_and_on_a_new_conversation(store: Memstore) -> None:
+    buffer = store.buffer("fresh")
+    one = await buffer.ainsert_msg(-1, Message("user", "only"))
+    assert one.position == 0
+    assert await buffer.ainsert_msgs(0, []) == []
+    await buffer.ainsert_msg(0, Message("user", "front"))
+    assert _texts(await buffer.aget_msg()) == ["front", "only"]
+    assert store.conversations.get_conversation("fresh").id == "fresh"
+
+
+def test_a_failed_insert_changes_nothing(store: Memstore) -> None:
+    buffer = store.buffer("c")
+    stored = _fill(buffer, 4)
+    before = buffer.get_msg()
+    with pytest.raises(ConflictError):  # a duplicate id: the tail must not have moved either
+        buffer.insert_msgs(1, [Message("user", "new"), Message("user", "dup", id=stored[3].id)])
+    assert buffer.get_msg() == before
+    with pytest.raises(ValidationError):
+        buffer.insert_msgs(1, [Message("user", "new"), "not a message"])  # type: ignore[list-item]
+    with pytest.raises(ValidationError):
+        buffer.insert_msg(1, Message("user", "x", position=7))
+    with pytest.raises(ValidationError):
+        buffer.insert_msg(True, Message("user", "x"))
+    assert buffer.get_msg() == before

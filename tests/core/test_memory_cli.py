@@ -155,6 +155,67 @@ def test_backup_on_postgresql_points_to_pg_dump(postgresql_url: str, tmp_path: P
     assert "pg_dump" in result.stderr
 
 
+def _main(db: Path, *args: str) -> int:
+    from memstore.memory.cli import main
+
+    return main(["--url", f"sqlite:///{db}", "--vectors", "sql", "--embedder", "hashing", *args])
+
+
+def test_stats_lists_kv_namespaces_and_vector_collections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from memstore import HashingEmbedder, KeyField, Memstore, Message, RecordDefinition, VectorField
+
+    db = tmp_path / "s.db"
+    with Memstore(f"sqlite:///{db}", vectors="sql") as store:
+        store.kv.namespace_store("langgraph").mset([("a", "1"), ("b", "2")])
+        store.kv.set("k", "v")
+        docs = store.vectors.get_collection("docs", RecordDefinition(KeyField("id"), VectorField("v", 2), []))
+        docs.create()
+        docs.upsert_batch([{"id": f"d{i}", "v": [1, i]} for i in range(3)])
+        store.memory("c", embedder=HashingEmbedder()).add(Message("user", "hi"))
+    assert _main(db, "stats", "--json") == 0
+    values = json.loads(capsys.readouterr().out)
+    assert values["kv_namespaces"] == {"default": 1, "langgraph": 2}
+    assert values["vector_collections"] == {"docs": 3, "memstore-memory": 1}
+    assert _main(db, "stats") == 0
+    assert "langgraph=2" in capsys.readouterr().out
+
+
+def test_importing_the_same_file_twice_adds_nothing_the_second_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _source(tmp_path)
+    db = tmp_path / "i.db"
+    assert _main(db, "migrate", "--from", "json", "--no-backup", str(source)) == 0
+    assert _main(db, "export", str(tmp_path / "all.jsonl")) == 0
+    other = tmp_path / "other.db"
+    assert _main(other, "import", str(tmp_path / "all.jsonl")) == 0
+    capsys.readouterr()
+    assert _main(other, "import", str(tmp_path / "all.jsonl")) == 0
+    assert "imported 0 messages" in capsys.readouterr().out
+    assert _main(other, "migrate", "--from", "json", "--no-backup", str(source)) == 0
+    assert "migrated 0 messages" in capsys.readouterr().out
+
+
+def test_a_missing_source_database_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    assert _main(tmp_path / "t.db", "migrate", "--from", "langchain-sql", f"sqlite:///{missing}") == 3
+    assert not missing.exists()
+
+
+def test_a_migration_that_writes_nothing_leaves_no_backup(tmp_path: Path) -> None:
+    from memstore import KeyField, Memstore, RecordDefinition, VectorField
+
+    db = tmp_path / "m.db"
+    with Memstore(f"sqlite:///{db}", vectors="sql") as store:  # the memory's collection, with another size
+        store.vectors.get_collection(
+            "memstore-memory", RecordDefinition(KeyField("id"), VectorField("embedding", 3), [])
+        ).create()
+    assert _main(db, "migrate", "--from", "json", str(_source(tmp_path))) == 1
+    assert sorted(path.name for path in tmp_path.glob("m.pre-migrate-*")) == []
+
+
 def test_prune_threads_deletes_checkpoint_threads_idle_for_days(sql_url: str, tmp_path: Path) -> None:
     import sqlalchemy as sa
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -184,25 +185,40 @@ def test_backup_and_restore_sqlite(tmp_path: Path) -> None:
             memory.restore(tmp_path / "junk.db")
 
 
-def test_restore_reindexes_vectors_outside_the_database(tmp_path: Path) -> None:
+def _strip_vectors(backup: Path) -> None:
+    """Make ``backup`` look like one written before backups carried vectors."""
+    with sqlite3.connect(backup) as conn:
+        conn.execute("DELETE FROM memstore_meta WHERE name = 'backup_vectors'")
+        conn.execute("DELETE FROM memstore_vector_records")
+        conn.execute("DELETE FROM memstore_vector_collections")
+
+
+def test_restore_brings_back_vectors_kept_outside_the_database(tmp_path: Path) -> None:
     with Memstore(f"sqlite:///{tmp_path}/live.db", vectors="memory") as store:
         memory = _memory(store, dense_weight=1.0, keyword_weight=0.0)
         memory.add(_aged())
         backup = memory.backup(tmp_path / "b.db")
     with Memstore(f"sqlite:///{tmp_path}/other.db", vectors="memory") as other:
         memory = _memory(other, dense_weight=1.0, keyword_weight=0.0)
+        assert memory.restore(backup) == 0, "the backup carried its vectors: nothing embedded again"
+        assert memory.recall("fresh note about the violin concert", k=1)[0].message.metadata == {"age": "new"}
+        assert memory.stats().vectors == 3
+        # A backup without vectors (written by an earlier version): every memory message is embedded again.
+        _strip_vectors(backup)
+        other.vectors.get_collection("memstore-memory").delete_collection()
         assert memory.restore(backup) == 3
         assert memory.recall("fresh note about the violin concert", k=1)[0].message.metadata == {"age": "new"}
 
 
 def test_restore_through_a_bound_memory_reindexes_every_conversation(tmp_path: Path) -> None:
-    """restore() replaces the whole database, so every memory message is indexed again, not only the bound
-    conversation's; plain buffer messages stay out of recall as before."""
+    """restore() of a backup without vectors replaces the whole database, so every memory message is indexed
+    again, not only the bound conversation's; plain buffer messages stay out of recall as before."""
     with Memstore(f"sqlite:///{tmp_path}/src.db", vectors="memory") as source:
         source.memory("A", embedder=HashingEmbedder(64)).add([Message("user", "alpha apples")])
         source.memory("B", embedder=HashingEmbedder(64)).add([Message("user", "bravo bananas")])
         source.buffer("B").add_msg(Message("user", "bravo buffer only"))
         backup = source.memory("A", embedder=HashingEmbedder(64)).backup(tmp_path / "backup.db")
+    _strip_vectors(backup)
     with Memstore(f"sqlite:///{tmp_path}/dst.db", vectors="memory") as target:
         assert target.memory("A", embedder=HashingEmbedder(64)).restore(backup) == 2
         dense_b = target.memory("B", embedder=HashingEmbedder(64), keyword_weight=0, neighbour_weight=0)

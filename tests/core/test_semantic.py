@@ -93,16 +93,20 @@ async def test_async_twins(semantic: SemanticStore) -> None:
     assert await semantic.adelete_table("async") is True
 
 
-def test_the_embedder_must_say_its_size() -> None:
+def test_an_embedder_without_dimensions_is_sized_by_its_first_vector() -> None:
     class Sizeless:
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return [[1.0] for _ in texts]
+            return [[1.0, 0.0] for _ in texts]
 
         def embed_query(self, text: str) -> list[float]:
-            return [1.0]
+            return [1.0, 0.0]
 
+    semantic = SemanticStore(VectorStore(MemoryVectorBackend()), Sizeless())
+    assert semantic.definition.vector.dimensions == 2
+    semantic.add_docs([("a", "x")], "t")
+    assert semantic.search("x", "t") == [("a", pytest.approx(1.0))]
     with pytest.raises(ValidationError):
-        SemanticStore(VectorStore(MemoryVectorBackend()), Sizeless())  # type: ignore[arg-type]
+        SemanticStore(VectorStore(MemoryVectorBackend()), object())  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

@@ -867,3 +867,56 @@ def test_sql_schema_survives_hostile_input(sql_url: str) -> None:
         } <= tables
         assert memstore.kv.get("canary") == "alive"
         assert sanitizing.list_collection_names() == sorted(HOSTILE_NAMES[1::2])
+
+
+# -- scan and copy -------------------------------------------------------------------------------------------
+
+
+def test_scan_reads_every_record_once_page_by_page(docs: VectorCollection[dict[str, Any]]) -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(1234, 4)).astype(np.float32)
+    docs.upsert_batch(
+        [rec(f"k{i:04d}", vectors[i], lang="en" if i % 3 else "fr", year=i) for i in range(1234)]
+    )
+    seen = list(docs.scan(page_size=100))
+    assert sorted(r["id"] for r in seen) == [f"k{i:04d}" for i in range(1234)]
+    for record in seen[:50]:
+        assert np.allclose(record["embedding"], vectors[int(record["id"][1:])], atol=1e-6)
+    french = list(docs.scan(filter=Eq("lang", "fr"), include_vectors=False, page_size=7))
+    assert sorted(r["id"] for r in french) == [f"k{i:04d}" for i in range(0, 1234, 3)]
+    assert all("embedding" not in r for r in french)
+    assert list(docs.scan(filter=In("lang", []))) == []
+    with pytest.raises(ValidationError):
+        list(docs.scan(page_size=0))
+
+
+async def test_scan_has_an_async_twin_and_reports_a_missing_collection(store: VectorStore) -> None:
+    missing = store.get_collection("missing", DEFINITION)
+    with pytest.raises(NotFoundError):
+        list(missing.scan())
+    missing.create()
+    missing.upsert_batch([rec(f"a{i}", [1, 0, 0, i]) for i in range(3)])
+    assert sorted([r["id"] async for r in missing.ascan(page_size=2)]) == ["a0", "a1", "a2"]
+
+
+def test_copy_collections_carries_definitions_and_vectors(vector_backend: VectorBackend) -> None:
+    from memstore.stores.vectors import copy_collections
+
+    source = VectorStore(vector_backend)
+    first = source.get_collection("first", DEFINITION)
+    first.create()
+    first.upsert_batch([rec(f"x{i}", [1, i, 0, 0], lang="en", year=i) for i in range(600)])
+    source.get_collection("empty", DEFINITION).create()
+    target_backend = MemoryVectorBackend()
+    target = VectorStore(target_backend)
+    stale = target.get_collection("first", DEFINITION)
+    stale.create()
+    stale.upsert(rec("stale", [0, 0, 0, 1]))
+    assert copy_collections(vector_backend, target_backend) == {"first": 600, "empty": 0}
+    assert sorted(target.list_collection_names()) == ["empty", "first"]
+    copied = target.get_collection("first", DEFINITION)
+    assert copied.count() == 600
+    assert copied.get("stale") is None
+    original = first.get("x7")
+    assert original is not None
+    assert copied.get("x7") == original

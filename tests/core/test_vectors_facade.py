@@ -75,9 +75,16 @@ def test_memory_and_sql_choices(sqlite_url: str) -> None:
         assert store.vectors.list_collection_names() == ["docs"]
 
 
-def test_postgresql_defaults_to_chroma_under_memstore_data(postgresql_url: str) -> None:
+def test_postgresql_defaults_to_chroma_under_memstore_data(
+    postgresql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     with Memstore(postgresql_url) as store:
-        assert "vectors='chroma:///memstore_data/chroma'" in repr(store)
+        assert "vectors='chroma:///memstore_data/pg-<database id>.chroma'" in repr(store)
+        database_id = store.database.database_id()  # type: ignore[union-attr]
+        folder = f"memstore_data/pg-{database_id[:16]}.chroma"
+        assert store.vectors.backend.location == str(tmp_path / folder)  # type: ignore[attr-defined]
+        assert f"vectors='chroma:///{folder}'" in repr(store)
     with Memstore(postgresql_url, vectors="chroma+http://chroma.internal:8001?timeout=5") as store:
         assert "vectors='chroma+http://chroma.internal:8001'" in repr(store)
 

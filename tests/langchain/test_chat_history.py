@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -28,9 +29,10 @@ from langchain_core.messages import (
     ToolMessageChunk,
     message_to_dict,
 )
+from langchain_core.messages.utils import count_tokens_approximately
 
 from langchain_memstore import METADATA_KEY, ForeignDataError, MemstoreChatMessageHistory
-from memstore import BufferStore, Memstore, Message, ValidationError
+from memstore import Memstore, Message, ValidationError
 
 
 def _dicts(messages: list[BaseMessage]) -> list[dict[str, Any]]:
@@ -286,24 +288,109 @@ async def test_window_and_get_last_async(mstore: Memstore) -> None:
 async def test_window_reads_only_k_rows(mstore: Memstore, monkeypatch: pytest.MonkeyPatch) -> None:
     history = _history(mstore, window=5)
     history.add_messages(_numbered(200))
-    counts: list[Any] = []
-    real, areal = BufferStore.get_msg, BufferStore.aget_msg
+    rows: list[Any] = []
+    backend = mstore.buffer(history.session_id)._backend
+    real = backend.select
 
-    def spy(self: BufferStore, count: Any = None, **kwargs: Any) -> list[Message]:
-        counts.append(count)
-        return real(self, count, **kwargs)
+    def spy(conversation_id: str, query: Any) -> list[Message]:
+        found = real(conversation_id, query)
+        rows.append(len(found))
+        return found
 
-    async def aspy(self: BufferStore, count: Any = None, **kwargs: Any) -> list[Message]:
-        counts.append(("async", count))
-        return await areal(self, count, **kwargs)
-
-    monkeypatch.setattr(BufferStore, "get_msg", spy)
-    monkeypatch.setattr(BufferStore, "aget_msg", aspy)
+    monkeypatch.setattr(backend, "select", spy)
     assert len(history.messages) == 5
     assert len(history.get_last(7)) == 7
     assert len(await history.aget_messages()) == 5
     assert len(await history.aget_last(3)) == 3
-    assert counts == [-5, -7, ("async", -5), ("async", -3)]
+    assert rows == [5, 7, 5, 3]
+
+
+def _tool_session() -> list[BaseMessage]:
+    call = {"name": "weather", "args": {"city": "Paris"}, "id": "call-1", "type": "tool_call"}
+    call2 = {**call, "id": "call-2", "args": {"city": "Lyon"}}
+    return [
+        HumanMessage("Weather in Paris and Lyon?"),
+        AIMessage("", tool_calls=[call, call2]),
+        ToolMessage("sunny", tool_call_id="call-1"),
+        ToolMessage("rain", tool_call_id="call-2"),
+        AIMessage("Paris is sunny, Lyon rainy."),
+        HumanMessage("Thanks!"),
+    ]
+
+
+def test_count_window_keeps_tool_calls_with_their_results(mstore: Memstore) -> None:
+    history = _history(mstore)
+    history.add_messages(_tool_session())
+    for k, expected in [(1, 1), (2, 2), (3, 2), (4, 2), (5, 5), (6, 6), (9, 6)]:
+        windowed = MemstoreChatMessageHistory(history.session_id, store=mstore, window=k)
+        got = windowed.messages
+        assert got == _tool_session()[-expected:], k
+        assert not got or not isinstance(got[0], ToolMessage)
+
+
+async def test_token_window_fits_the_budget_and_never_orphans_a_tool_message(mstore: Memstore) -> None:
+    history = _history(mstore)
+    history.add_messages(_numbered(40) + _tool_session())
+    messages = history.messages
+    for budget in range(1, 200, 7):
+        windowed = MemstoreChatMessageHistory(history.session_id, store=mstore, window_tokens=budget)
+        got = windowed.messages
+        assert got == await windowed.aget_messages()
+        assert got == messages[len(messages) - len(got) :]
+        assert count_tokens_approximately(got) <= budget
+        assert not got or not isinstance(got[0], ToolMessage)
+        # The window is the largest that fits: one more group would go over the budget.
+        start = len(messages) - len(got)
+        if start:
+            leader = max(i for i in range(start) if not isinstance(messages[i], ToolMessage))
+            assert sum(count_tokens_approximately([m]) for m in messages[leader:]) > budget
+    tool_group = sum(count_tokens_approximately([m]) for m in _tool_session()[1:])
+    windowed = MemstoreChatMessageHistory(history.session_id, store=mstore, window_tokens=tool_group)
+    assert windowed.messages == _tool_session()[1:]
+    windowed = MemstoreChatMessageHistory(history.session_id, store=mstore, window_tokens=tool_group - 1)
+    assert windowed.messages == _tool_session()[-2:]
+
+
+def test_token_window_with_a_custom_counter_and_a_count(mstore: Memstore) -> None:
+    history = _history(mstore)
+    history.add_messages(_numbered(30))
+    seen: list[int] = []
+
+    def one_per_message(messages: list[BaseMessage]) -> int:
+        seen.append(len(messages))
+        return 1
+
+    windowed = MemstoreChatMessageHistory(
+        history.session_id, store=mstore, window_tokens=7, token_counter=one_per_message
+    )
+    assert _texts(windowed.messages) == [f"m{i}" for i in range(23, 30)]
+    assert set(seen) == {1}
+    both = MemstoreChatMessageHistory(
+        history.session_id, store=mstore, window=3, window_tokens=7, token_counter=one_per_message
+    )
+    assert _texts(both.messages) == ["m27", "m28", "m29"]
+    # A chat model counts with its own tokenizer (here: one token per word, no download).
+    model = FakeListChatModel(responses=["x"], custom_get_token_ids=lambda text: [1] * len(text.split()))
+    by_model = MemstoreChatMessageHistory(
+        history.session_id, store=mstore, window_tokens=40, token_counter=model
+    )
+    got = by_model.messages
+    assert 0 < len(got) < 30
+    assert got == history.messages[-len(got) :]
+    assert sum(model.get_num_tokens_from_messages([m]) for m in got) <= 40
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
+def test_bad_window_tokens_is_rejected(mstore: Memstore, bad: Any) -> None:
+    with pytest.raises(ValidationError, match="window_tokens"):
+        MemstoreChatMessageHistory("s", store=mstore, window_tokens=bad)
+
+
+def test_token_counter_needs_a_budget(mstore: Memstore) -> None:
+    with pytest.raises(ValidationError, match="token_counter"):
+        MemstoreChatMessageHistory("s", store=mstore, token_counter=count_tokens_approximately)
+    with pytest.raises(ValidationError, match="token_counter"):
+        MemstoreChatMessageHistory("s", store=mstore, window_tokens=5, token_counter=42)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])

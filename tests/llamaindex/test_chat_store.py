@@ -33,6 +33,7 @@ OPERATIONS = st.lists(
     st.one_of(
         st.tuples(st.just("set_messages"), KEY_NAMES, st.lists(MESSAGES, max_size=4)),
         st.tuples(st.just("add_message"), KEY_NAMES, MESSAGES),
+        st.tuples(st.just("add_message"), KEY_NAMES, MESSAGES, st.integers(-6, 6)),
         st.tuples(st.just("get_messages"), KEY_NAMES),
         st.tuples(st.just("delete_messages"), KEY_NAMES),
         st.tuples(st.just("delete_message"), KEY_NAMES, st.integers(-5, 5)),
@@ -125,6 +126,33 @@ def test_every_method(chat_store: MemstoreChatStore) -> None:
     assert chat_store.get_keys() == ["k", "other"]
     assert chat_store.delete_messages("k") == first[:1]
     assert chat_store.get_keys() == ["other"]
+
+
+async def test_add_message_at_an_index_matches_simple_chat_store(chat_store: MemstoreChatStore) -> None:
+    # Issue 16.9: SimpleChatStore.add_message(key, message, idx) inserts (list.insert); it was a TypeError.
+    reference = SimpleChatStore()
+    for store in (reference, chat_store):
+        store.set_messages("k", [ChatMessage(role="user", content=f"m{i}") for i in range(4)])
+    for idx in [0, 2, -1, -3, 99, -99]:
+        message = ChatMessage(role="assistant", content=f"at {idx}")
+        reference.add_message("k", message, idx=idx)
+        chat_store.add_message("k", message, idx=idx)
+        assert chat_store.get_messages("k") == reference.get_messages("k"), idx
+    await chat_store.async_add_message("k", ChatMessage(role="user", content="async"), idx=1)
+    reference.add_message("k", ChatMessage(role="user", content="async"), idx=1)
+    assert await chat_store.aget_messages("k") == reference.get_messages("k")
+    chat_store.add_message("new", ChatMessage(role="user", content="first"), idx=5)  # creates the key
+    assert _texts(chat_store.get_messages("new")) == ["first"]
+    await chat_store.async_add_message("k", ChatMessage(role="user", content="end"))
+    assert _texts(chat_store.get_messages("k"))[-1] == "end"
+
+
+@pytest.mark.parametrize("bad", [1.0, "0", True])
+def test_add_message_rejects_a_bad_index(chat_store: MemstoreChatStore, bad: Any) -> None:
+    chat_store.set_messages("k", [ChatMessage(role="user", content="m0")])
+    with pytest.raises(ValidationError, match="idx"):
+        chat_store.add_message("k", ChatMessage(role="user", content="x"), idx=bad)
+    assert _texts(chat_store.get_messages("k")) == ["m0"]
 
 
 async def test_every_async_twin(chat_store: MemstoreChatStore) -> None:
@@ -234,8 +262,65 @@ def test_window_reads_only_the_newest(memstore: Memstore) -> None:
     assert _texts(windowed.get_messages("k")) == ["m7", "m8", "m9"]
     assert windowed.delete_message("k", 0) == ChatMessage(role="user", content="m0"), "indexes see it all"
     assert len(MemstoreChatStore(memstore).get_messages("k")) == 9
-    with pytest.raises(ValueError, match="greater than or equal to 1"):
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
         MemstoreChatStore(memstore, window=0)
+
+
+def _tool_turns() -> list[ChatMessage]:
+    call = {"id": "call-1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+    return [
+        ChatMessage(role="user", content="Weather in Paris?"),
+        ChatMessage(role="assistant", content="", additional_kwargs={"tool_calls": [call]}),
+        ChatMessage(role="tool", content="sunny", additional_kwargs={"tool_call_id": "call-1"}),
+        ChatMessage(role="tool", content="22 degrees", additional_kwargs={"tool_call_id": "call-1"}),
+        ChatMessage(role="assistant", content="Sunny, 22 degrees."),
+    ]
+
+
+async def test_count_window_keeps_a_tool_call_with_its_results(memstore: Memstore) -> None:
+    MemstoreChatStore(memstore).set_messages("k", _tool_turns())
+    for k, expected in [(1, 1), (2, 1), (3, 1), (4, 4), (5, 5), (9, 5)]:
+        windowed = MemstoreChatStore(memstore, window=k)
+        assert windowed.get_messages("k") == _tool_turns()[-expected:], k
+        assert await windowed.aget_messages("k") == _tool_turns()[-expected:], k
+
+
+async def test_token_window(memstore: Memstore) -> None:
+    history = [ChatMessage(role="user", content=f"m{i} " + "w" * 20) for i in range(50)] + _tool_turns()
+    MemstoreChatStore(memstore).set_messages("k", history)
+
+    def words(message: ChatMessage) -> int:
+        return len((message.content or "").split()) + 1
+
+    for budget in range(1, 40, 3):
+        windowed = MemstoreChatStore(memstore, window_tokens=budget, token_counter=words)
+        got = windowed.get_messages("k")
+        assert got == await windowed.aget_messages("k")
+        assert got == history[len(history) - len(got) :]
+        assert sum(words(m) for m in got) <= budget
+        assert not got or got[0].role != MessageRole.TOOL
+        start = len(history) - len(got)
+        leader = max(i for i in range(start) if history[i].role != MessageRole.TOOL)
+        assert sum(words(m) for m in history[leader:]) > budget, "the largest window that fits"
+    # The default counter: 4 characters a token plus 3 a message; no tokenizer download.
+    default = MemstoreChatStore(memstore, window_tokens=10)
+    assert default.get_messages("k") == _tool_turns()[-1:]
+    both = MemstoreChatStore(memstore, window=2, window_tokens=1000)
+    assert both.get_messages("k") == _tool_turns()[-1:]
+    assert MemstoreChatStore(memstore, window_tokens=5).get_messages("missing") == []
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "7"])
+def test_bad_window_tokens_is_rejected(memstore: Memstore, bad: Any) -> None:
+    with pytest.raises(ValidationError, match="window_tokens"):
+        MemstoreChatStore(memstore, window_tokens=bad)
+
+
+def test_token_counter_needs_a_budget(memstore: Memstore) -> None:
+    with pytest.raises(ValidationError, match="token_counter"):
+        MemstoreChatStore(memstore, token_counter=len)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="token_counter"):
+        MemstoreChatStore(memstore, window_tokens=4, token_counter="len")  # type: ignore[arg-type]
 
 
 def test_chat_memory_buffer_on_the_store(memstore: Memstore) -> None:
@@ -305,5 +390,6 @@ def test_owns_only_the_store_it_opened(
 def test_serialises_its_configuration_only(memstore: Memstore) -> None:
     assert MemstoreChatStore(memstore, window=5).model_dump() == {
         "window": 5,
+        "window_tokens": None,
         "class_name": "MemstoreChatStore",
     }

@@ -231,7 +231,7 @@ async def test_an_embedder_that_changes_size_is_refused(store: Memstore) -> None
     block = MemstoreMemoryBlock(
         store, embedder=LlamaIndexEmbedder(MockEmbedding(embed_dim=5), dimensions=3), conversation_id="c"
     )
-    with pytest.raises(BackendError, match="takes 3 floats"):
+    with pytest.raises(BackendError, match="5 floats, expected 3"):
         await block.aput([say("user", "five floats, not three")])
     assert block.memory.pending_count() == 1  # the core's outbox: stored, kept pending, never silently lost
 

@@ -42,11 +42,14 @@ import functools
 import json
 import logging
 import math
+import os
 import re
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,7 +60,7 @@ from chromadb.config import Settings
 from chromadb.errors import NotFoundError as ChromaNotFoundError
 
 from memstore._validate import check_number, dumps
-from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
+from memstore.errors import BackendError, ConflictError, MemstoreError, NotFoundError, ValidationError
 from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 from memstore.records import Distance, RecordDefinition
 from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector, check_current
@@ -257,30 +260,81 @@ def _settings() -> Settings:
 
 
 _EMBEDDED_LOCK = threading.Lock()
-_EMBEDDED: dict[str, tuple[Any, int]] = {}
+_EMBEDDED: dict[str, _Embedded] = {}
 """One PersistentClient per resolved path in this process, with the number of backends using it."""
+
+LOCK_FILE = "memstore.lock"
+
+
+@dataclass
+class _Embedded:
+    client: Any
+    users: int
+    pid: int
+    lock_fd: int | None
+
+
+def _lock_folder(path: str) -> int | None:
+    """Take the folder's exclusive process lock, or raise ConflictError naming the way out.
+
+    Embedded Chroma keeps its index in process memory and does not see another process's writes: four
+    processes adding and recalling on one folder failed 7-45% of recalls with "Error finding id". So one
+    process holds a folder at a time; a server is the way to share one.
+    """
+    if sys.platform == "win32":  # pragma: no cover - no flock: the documented rule stands
+        return None
+    import fcntl
+
+    fd = os.open(os.path.join(path, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise ConflictError(
+            f"embedded Chroma at {path!r} is in use by another process (pid {holder}). Embedded Chroma "
+            "serves one process at a time; to share vectors between processes run a Chroma server "
+            f"(chroma run --path {path}) and use vectors='chroma+http://host:port'"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+    return fd
+
+
+def _unlock_folder(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def _open_embedded(path: str) -> Any:
     with _EMBEDDED_LOCK:
-        client, users = _EMBEDDED.get(path, (None, 0))
-        if client is None:
+        entry = _EMBEDDED.get(path)
+        if entry is None or entry.pid != os.getpid():  # a forked child opens (and locks) its own
             Path(path).mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=path, settings=_settings())
-        _EMBEDDED[path] = (client, users + 1)
-        return client
+            fd = _lock_folder(path)
+            try:
+                client = chromadb.PersistentClient(path=path, settings=_settings())
+            except BaseException:
+                _unlock_folder(fd)
+                raise
+            entry = _EMBEDDED[path] = _Embedded(client, 0, os.getpid(), fd)
+        entry.users += 1
+        return entry.client
 
 
 def _close_embedded(path: str) -> None:
     with _EMBEDDED_LOCK:
-        client, users = _EMBEDDED.get(path, (None, 0))
-        if client is None:
+        entry = _EMBEDDED.get(path)
+        if entry is None:
             return
-        if users > 1:
-            _EMBEDDED[path] = (client, users - 1)
+        if entry.users > 1:
+            entry.users -= 1
             return
         del _EMBEDDED[path]
-    client.close()
+    try:
+        entry.client.close()
+    finally:
+        _unlock_folder(entry.lock_fd)
 
 
 @contextmanager
@@ -508,6 +562,38 @@ class ChromaVectorBackend:
             return total if translated else 0
 
         return self._run(spec, "count", work)
+
+    def scan(
+        self,
+        spec: CollectionSpec,
+        where: Filter | None,
+        cursor: str | None,
+        limit: int,
+        include_vectors: bool,
+    ) -> tuple[list[StoredRecord], str | None]:
+        """Chroma's own order (insertion); the cursor is an offset, so records written during a scan may be
+        seen twice or missed."""
+        translated = True if where is None else to_chroma_where(where)
+        include = ["metadatas", "embeddings"] if include_vectors else ["metadatas"]
+        record = functools.partial(self._record, spec.definition)
+        offset = 0 if cursor is None else int(cursor)
+        size = min(limit, self._max_batch or limit)
+
+        def work(handle: Any) -> tuple[list[StoredRecord], str | None]:
+            if translated is False:
+                handle.count()  # still report a missing collection
+                return [], None
+            result = handle.get(
+                where=None if translated is True else translated,
+                limit=size + 1,
+                offset=offset,
+                include=include,
+            )
+            vectors = result["embeddings"] if include_vectors else [None] * len(result["ids"])
+            page = list(map(record, result["ids"][:size], result["metadatas"][:size], vectors[:size]))
+            return page, (str(offset + size) if len(result["ids"]) > size else None)
+
+        return self._run(spec, "scan", work)
 
     def search(
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool

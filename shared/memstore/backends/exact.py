@@ -20,9 +20,30 @@ import numpy.typing as npt
 
 from memstore.records import Distance
 
-__all__ = ["ExactIndex"]
+__all__ = ["ExactIndex", "exact_scores"]
 
 _Floats = npt.NDArray[np.float32]
+
+
+def exact_scores(matrix: npt.ArrayLike, query: npt.ArrayLike, distance: Distance) -> npt.NDArray[np.float64]:
+    """The score of each row of ``matrix`` against ``query``, in float64 (the library's score convention).
+
+    Row-wise reductions, not a matrix product: each row's score depends only on that row, never on which
+    other rows are scored with it or where they sit, so every caller gets the same score for the same pair.
+    """
+    rows = np.asarray(matrix, dtype=np.float64)
+    wanted = np.asarray(query, dtype=np.float64)
+    rows = rows.reshape(-1, len(wanted))
+    if distance == "euclidean":
+        difference = rows - wanted
+        result: npt.NDArray[np.float64] = -np.sqrt((difference * difference).sum(axis=1))
+        return result
+    products: npt.NDArray[np.float64] = (rows * wanted).sum(axis=1)
+    if distance == "dot":
+        return products
+    norms = np.sqrt((rows * rows).sum(axis=1)) * math.sqrt(float((wanted * wanted).sum()))
+    cosine: npt.NDArray[np.float64] = products / norms
+    return cosine
 
 
 class ExactIndex:
@@ -142,20 +163,7 @@ class ExactIndex:
         return hits[:top_k]
 
     def _exact(self, rows: list[int], query: _Floats) -> npt.NDArray[np.float64]:
-        # Row-wise reductions (not a matrix product): each row's score depends only on that row, never on
-        # which other rows share the short list or where they sit.
-        matrix = self._matrix[rows].astype(np.float64)
-        wanted = query.astype(np.float64)
-        if self.distance == "euclidean":
-            difference = matrix - wanted
-            result: npt.NDArray[np.float64] = -np.sqrt((difference * difference).sum(axis=1))
-            return result
-        products: npt.NDArray[np.float64] = (matrix * wanted).sum(axis=1)
-        if self.distance == "dot":
-            return products
-        norms = np.sqrt((matrix * matrix).sum(axis=1)) * math.sqrt(float((wanted * wanted).sum()))
-        cosine: npt.NDArray[np.float64] = products / norms
-        return cosine
+        return exact_scores(self._matrix[rows], query, self.distance)
 
     @staticmethod
     def _best(scores: _Floats, top_k: int) -> npt.NDArray[np.intp]:

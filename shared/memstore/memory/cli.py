@@ -124,10 +124,14 @@ def _run(args: argparse.Namespace) -> int:
     from memstore.memory import ConversationMemory
 
     if args.command not in CREATES_DATABASE:
+        from memstore._validate import mask_password
+
         try:
             missing = _missing_database(args.url)
         except Exception as exc:
-            raise MemstoreError(f"bad database URL {args.url!r}: {exc}") from exc
+            raise MemstoreError(
+                f"bad database URL {mask_password(args.url)!r}; try sqlite:///path/to/file.db"
+            ) from exc
         if missing is not None:
             print(f"memstore: error: no database at {missing!r} (check --url)", file=sys.stderr)
             return EXIT_MISSING
@@ -167,12 +171,16 @@ def _command(args: argparse.Namespace, memory: Any) -> int:
             "pending": stats.pending,
             "vectors": stats.vectors,
             "storage_bytes": stats.storage_bytes,
+            "kv_namespaces": memory.store.kv.namespaces(),
+            "vector_collections": memory.store.vectors.collection_sizes(),
         }
         if args.json:
             print(json.dumps(values, ensure_ascii=False))
         else:
             for name, value in values.items():
-                print(f"{name:<14} {value}")
+                if isinstance(value, dict):
+                    value = ", ".join(f"{key}={count}" for key, count in value.items()) or "-"
+                print(f"{name:<18} {value}")
     elif command == "search":
         hits = memory.recall(
             args.query,

@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import logging
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,18 +35,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, select
 
 from memstore._sync import to_async
-from memstore._validate import check_identifier, check_number, check_text, dumps
-from memstore.errors import BackendError, MemstoreError, NotFoundError, ValidationError
+from memstore._validate import check_count, check_identifier, check_number, check_text, dumps
+from memstore.errors import BackendError, MemstoreError, NotFoundError, UnsupportedOperation, ValidationError
 from memstore.filters import And, Filter, In, Range
 from memstore.memory import ranking
 from memstore.models import Message
 from memstore.records import DataField, KeyField, RecordDefinition, VectorField
 from memstore.stores.buffer import BufferStore
-from memstore.stores.chat import MessageQuery, check_count
+from memstore.stores.chat import MessageQuery
 
 if TYPE_CHECKING:
-    from memstore.backends.sql.database import Database
-    from memstore.embeddings.base import Embedder
+    from memstore.embeddings.base import Embedder, EmbedderLike
     from memstore.facade import Memstore
     from memstore.stores.vectors import VectorCollection
 
@@ -56,6 +56,8 @@ __all__ = [
     "ScoredMessage",
     "UnsupportedOperation",
 ]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "memstore-memory"
 DEFAULT_DENSE_WEIGHT = 0.4
@@ -151,10 +153,6 @@ class _Scope:
         )
 
 
-class UnsupportedOperation(MemstoreError):
-    """The operation does not exist on this backend (the message says what to use instead)."""
-
-
 def _to_json(message: Message) -> dict[str, Any]:
     return {
         "id": message.id,
@@ -200,8 +198,9 @@ def _jsonl_messages(source: Path) -> Iterator[Message]:
                 continue
             try:
                 yield _from_json(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValidationError(f"{source}:{number}: not a memstore message line ({exc})") from exc
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                reason = "nested too deep" if isinstance(exc, RecursionError) else exc
+                raise ValidationError(f"{source}:{number}: not a memstore message line ({reason})") from exc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,7 +239,7 @@ class ConversationMemory:
         store: Memstore,
         conversation_id: str | None = None,
         *,
-        embedder: Embedder | None = None,
+        embedder: EmbedderLike | None = None,
         collection: str = DEFAULT_COLLECTION,
         default_conversation_id: str | None = None,
         dense_weight: float = DEFAULT_DENSE_WEIGHT,
@@ -252,13 +251,10 @@ class ConversationMemory:
         neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT,
         neighbour_radius: int = DEFAULT_NEIGHBOUR_RADIUS,
     ) -> None:
-        if embedder is None:
-            from memstore.embeddings import get_default_embedder
+        from memstore.embeddings import as_embedder, get_default_embedder
 
-            embedder = get_default_embedder()
-        dimensions = getattr(embedder, "dimensions", None)
-        if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
-            raise ValidationError("the embedder must say its vector size as a positive int .dimensions")
+        chosen = get_default_embedder() if embedder is None else as_embedder(embedder)
+        dimensions = chosen.dimensions
         for name, weight in (
             ("dense_weight", dense_weight),
             ("keyword_weight", keyword_weight),
@@ -279,7 +275,7 @@ class ConversationMemory:
             if default_conversation_id is None
             else check_identifier(default_conversation_id, "default_conversation_id")
         )
-        self.embedder = embedder
+        self.embedder: Embedder = chosen
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
         self.fusion: ranking.FusionMethod = fusion
@@ -332,6 +328,7 @@ class ConversationMemory:
         """
         batch = [messages] if isinstance(messages, Message) else list(messages)
         ordered, prepared = self._prepared(batch)
+        self._ensure_collection()  # a vector store this process cannot use fails here, before any write
         written: dict[str, Message] = {}
         now = datetime.now(timezone.utc)
         for cid, group in prepared.items():
@@ -451,10 +448,13 @@ class ConversationMemory:
             self._clear_pending(ids)  # ids whose message is gone are cleared too
             done += len(found)
 
-    def _index(self, messages: list[Message]) -> None:
+    def _ensure_collection(self) -> None:
         if not self._collection_ready:
             self._collection.create_if_not_exists()
             self._collection_ready = True
+
+    def _index(self, messages: list[Message]) -> None:
+        self._ensure_collection()
         vectors = self.embedder.embed_documents([m.text for m in messages])
         if len(vectors) != len(messages):
             raise ValidationError(f"the embedder returned {len(vectors)} vectors for {len(messages)} texts")
@@ -576,7 +576,7 @@ class ConversationMemory:
         with _MEMORY_LOCK:
             members = set(_MEMORY_MEMBERS.get(self._chat, ()))
         documents = [
-            (m.id or "", ranking.tokenize(m.text))
+            (m.id or "", ranking.tokenize(ranking.keyword_text(m.text)))
             for cid in cids
             for m in self._chat.select(cid, query_filter)
             if m.id in members
@@ -738,6 +738,7 @@ class ConversationMemory:
         return len(doomed)
 
     def _delete_sql(self, cutoff: datetime, cids: list[str] | None) -> list[str]:
+        from memstore.backends.sql.database import chunks
         from memstore.backends.sql.keyword import delete_keyword_rows
         from memstore.backends.sql.schema import memory_pending
         from memstore.backends.sql.schema import messages as table
@@ -751,8 +752,8 @@ class ConversationMemory:
 
         def work(conn: Connection) -> list[str]:
             ids = [str(v) for v in conn.execute(find).scalars()]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
+            for part in chunks(ids):
+                chunk = list(part)
                 conn.execute(delete(table).where(table.c.id.in_(chunk)))
                 conn.execute(delete(memory_pending).where(memory_pending.c.message_id.in_(chunk)))
                 delete_keyword_rows(conn, database, chunk)
@@ -870,8 +871,8 @@ class ConversationMemory:
         kept), indexing them for recall; streamed in batches. Returns how many were imported.
 
         The whole file is read and checked first: a malformed line raises ValidationError before anything
-        is written. A failure while writing (a duplicate id: ConflictError; a backend error) leaves the
-        batches written before it.
+        is written. Messages whose id is already stored are skipped, so importing a file again is harmless.
+        A failure while writing (a backend error) leaves the batches written before it.
         """
         check_count(batch_size, "batch_size", minimum=1)
         source = Path(path)
@@ -890,51 +891,50 @@ class ConversationMemory:
         return total
 
     def _add_stream(
-        self, messages: Iterable[Message], total: int, batch_size: int, label: str, progress: bool
+        self,
+        messages: Iterable[Message],
+        total: int,
+        batch_size: int,
+        label: str,
+        progress: bool,
+        conversations: set[str] | None = None,
     ) -> tuple[int, set[str]]:
-        """:meth:`add` ``messages`` in batches under a tqdm bar of ``total``; returns the count and the
-        conversation ids written."""
+        """:meth:`add` ``messages`` in batches under a tqdm bar of ``total``, skipping those whose id is
+        already stored (so running an import or a migration again adds nothing twice); returns the count and
+        the conversation ids written (also added to ``conversations`` as they are written)."""
         from tqdm import tqdm
 
-        written = 0
-        conversations: set[str] = set()
+        written = skipped = 0
+        conversations = set() if conversations is None else conversations  # the caller's sees partial work
         with tqdm(desc=label, unit="msg", total=total, disable=not progress) as bar:
             for batch in _batches(messages, batch_size):
-                conversations.update(message.conversation_id or "" for message in self.add(batch))
-                written += len(batch)
+                present = self._fetch([m.id for m in batch if m.id is not None])
+                fresh = [m for m in batch if m.id is None or m.id not in present]
+                if fresh:
+                    conversations.update(message.conversation_id or "" for message in self.add(fresh))
+                written += len(fresh)
+                skipped += len(batch) - len(fresh)
                 bar.update(len(batch))
+        if skipped:
+            logger.info("%s: %d message(s) already present (same id) were skipped", label, skipped)
         return written, conversations
 
     def backup(self, path: str | Path) -> Path:
-        """Copy the whole SQLite database (messages, keyword index, outbox, and vectors when they live in it:
-        ``vectors="sql"``) to ``path`` with SQLite's online backup API; safe while others write. ``path``
-        must not exist (nor be a symlink); the file is created readable by its owner only.
-
-        PostgreSQL and ``memory://`` raise :class:`UnsupportedOperation` (for PostgreSQL use
-        ``pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump`` and ``pg_restore``).
-        """
-        from memstore.backends.sql.sqlite_files import backup_database
-
-        return backup_database(self._sqlite("backup"), Path(path))
+        """Back up the whole store: :meth:`memstore.Memstore.backup` (SQLite files; the vectors go in too,
+        wherever they live). PostgreSQL and ``memory://`` raise :class:`UnsupportedOperation`."""
+        return self.store.backup(path)
 
     def restore(self, path: str | Path) -> int:
-        """Replace the SQLite database with the backup at ``path`` (online backup API, in place).
+        """Replace the whole store with the backup at ``path`` (:meth:`memstore.Memstore.restore`: checked on
+        a copy first, the live database untouched if it is unusable); returns how many messages were indexed.
 
-        The backup is copied aside and checked first (integrity, schema version, tables): a file that is not
-        an intact memstore backup raises :class:`~memstore.errors.ValidationError` and the live database is
-        untouched. When the vectors live outside the database (Chroma, memory), every restored message is
-        marked pending and re-indexed, so recall matches the restored messages; returns how many were
-        re-indexed.
+        A backup that carries its vectors needs only the messages its outbox still held. An older one
+        without them has every memory message re-indexed, so recall matches the restored messages.
         """
-        from memstore.backends.sql.sqlite_files import restore_database
-
-        restore_database(self._sqlite("restore"), Path(path))
+        report = self.store.restore(path)
         self._collection_ready = False
-        if (
-            getattr(self.store, "_vectors_choice", None) is not None
-            and self.store._vectors_choice.kind == "sql"
-        ):
-            return 0
+        if report.vectors is not None or self.store._vectors_choice.kind == "sql":
+            return self._flush()
         return self._reindex_everything()
 
     def _reindex_everything(self) -> int:
@@ -958,16 +958,6 @@ class ConversationMemory:
 
         self._db.run(work, write=True, operation="memory.reindex_all")
         return self._flush()
-
-    def _sqlite(self, operation: str) -> Database:
-        if self._db is None:
-            raise UnsupportedOperation(f"{operation}: a memory:// store has no file; use export() instead")
-        if not self._db.is_sqlite:
-            raise UnsupportedOperation(
-                f"{operation} uses SQLite's backup API; on PostgreSQL use pg_dump: "
-                "pg_dump -Fc -t 'memstore_*' DBNAME > memstore.dump (restore with pg_restore)"
-            )
-        return self._db
 
     aadd = to_async(add)
     arecent = to_async(recent)

@@ -38,6 +38,7 @@ from sqlalchemy import MetaData, Table, create_engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+from memstore._validate import mask_password
 from memstore.errors import MemstoreError, NotFoundError, ValidationError
 from memstore.memory.conversation import ConversationMemory, _from_json
 from memstore.models import Message
@@ -82,7 +83,7 @@ def _read_json(path: Path) -> Any:
         raise NotFoundError(f"no file {str(path)!r}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested beyond what Python parses
         raise ValidationError(f"{str(path)!r} is not JSON ({exc})") from exc
 
 
@@ -190,9 +191,20 @@ def _sync_url(url: str) -> str:
 
 def _rows(url: str, table_name: str, order: tuple[str, ...]) -> Iterator[Any]:
     try:
-        engine = create_engine(_sync_url(url))
+        source = make_url(_sync_url(url))
+        engine = create_engine(source)
     except (SQLAlchemyError, ValueError) as exc:
-        raise ValidationError(f"bad source URL {url!r}: {exc}") from exc
+        shown = mask_password(url)
+        raise ValidationError(f"bad source URL {shown!r}; try sqlite:///path/to/file.db") from exc
+    database = source.database or ""
+    if (
+        source.get_backend_name() == "sqlite"
+        and database not in {"", ":memory:"}
+        and not database.startswith("file:")
+        and not Path(database).expanduser().is_file()
+    ):
+        engine.dispose()  # connecting would create an empty file where the source should be
+        raise NotFoundError(f"no source database file {database!r}")
     try:
         with engine.connect() as conn:
             try:
@@ -212,7 +224,7 @@ def _reading_row(where: str) -> Iterator[None]:
     """A row the source library could not have written (bad JSON, wrong shape) becomes ValidationError."""
     try:
         yield
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
         raise ValidationError(f"{where}: not a stored message ({exc!r})") from exc
 
 
@@ -302,8 +314,15 @@ def migrate(
         raise ValidationError(f"unknown migration source {kind!r}: use one of {', '.join(SOURCES)}")
     # A first pass reads and checks the whole source: bad input raises before the backup or any write.
     total = memory._check_stream(_messages(kind, source, table), BATCH)
+    memory._ensure_collection()  # a vector store this memory cannot use fails before the backup is taken
     taken = _backup_first(memory) if backup and total else None
-    count, conversations = memory._add_stream(
-        _messages(kind, source, table), total, BATCH, f"migrate {kind}", progress
-    )
+    touched: set[str] = set()
+    try:
+        count, conversations = memory._add_stream(
+            _messages(kind, source, table), total, BATCH, f"migrate {kind}", progress, touched
+        )
+    except BaseException:
+        if taken is not None and not touched:
+            taken.unlink(missing_ok=True)  # nothing was written: the backup would only be clutter
+        raise
     return MigrationReport(count, len(conversations), taken)

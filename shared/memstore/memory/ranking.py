@@ -54,6 +54,16 @@ STOPWORDS = frozenset(
 
 FusionMethod = Literal["minmax", "rrf"]
 
+KEYWORD_CHARS = 100_000
+"""Keyword search reads the first this many characters of a message, on every backend. PostgreSQL's
+``tsvector`` holds at most 1 MB of lexemes; 100,000 characters stay under it whatever the text (at most 4
+UTF-8 bytes per character), so one huge message can neither fail its own write nor every later one."""
+
+
+def keyword_text(text: str) -> str:
+    """The part of a message's text that keyword search indexes (see :data:`KEYWORD_CHARS`)."""
+    return text[:KEYWORD_CHARS]
+
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased ``\\w+`` tokens (the memory backend's keyword tokenizer)."""

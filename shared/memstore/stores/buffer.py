@@ -10,11 +10,12 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from memstore._sync import to_async, to_async_iter
-from memstore._validate import check_identifier
+from memstore._validate import INT64_MAX, check_count, check_identifier
 from memstore.errors import NotFoundError, ValidationError
 from memstore.filters import Filter, parse_filter
 from memstore.models import Content, Message
-from memstore.stores.chat import ChatBackend, MessageQuery, check_count
+from memstore.stores.chat import ChatBackend, MessageQuery
+from memstore.stores.windows import TokenCounter, approximate_tokens, select_window
 
 __all__ = ["BufferStore", "Count", "CursorPage", "MetaFilter"]
 
@@ -27,6 +28,8 @@ backend's query; or a Python predicate over the metadata dict, applied to pages 
 (slower: a last resort for what the language cannot say)."""
 
 STREAM_PAGE_SIZE = 500
+WINDOW_FIRST_PAGE = 32
+"""The first page a token window reads (then 64, 128, ... up to STREAM_PAGE_SIZE)."""
 
 
 def new_message_id() -> str:
@@ -50,8 +53,15 @@ def _cursor(position: int) -> str:
 
 
 def _position(cursor: str) -> int:
-    if not isinstance(cursor, str) or not cursor.startswith("p") or not cursor[1:].isdigit():
-        raise ValidationError(f"not a cursor from this store: {cursor!r}")
+    if (
+        not isinstance(cursor, str)
+        or not cursor.startswith("p")
+        or not cursor[1:].isdigit()
+        or not cursor[1:].isascii()
+        or len(cursor) > 20
+        or int(cursor[1:]) > INT64_MAX
+    ):
+        raise ValidationError(f"not a cursor from this store: {cursor[:40]!r}")
     return int(cursor[1:])
 
 
@@ -82,6 +92,30 @@ class BufferStore:
         if not batch:
             return []
         return self._backend.append(self.conversation_id, batch, datetime.now(timezone.utc))
+
+    def insert_msgs(self, index: int, messages: Iterable[Message]) -> list[Message]:
+        """Insert messages before list index ``index``, in one transaction (all or nothing); returns them
+        as stored.
+
+        ``index`` follows Python's ``list.insert``: 0 is the front, negative counts from the end (-1 is
+        before the newest message), and out of range clamps to the front or the end. The inserted messages
+        and every message after them take new positions from the conversation's counter, in list order
+        (positions are never reused; ids, content and created_at are kept), so the cost grows with the
+        messages after ``index``: inserting near the end is cheap, at the front rewrites every position.
+        Appenders and other writers of the conversation wait for it, so none can slip into the gap.
+        """
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValidationError(f"index must be an int, not {type(index).__name__}")
+        batch = self._prepare(messages)
+        if any(m.position is not None for m in batch):
+            raise ValidationError("inserted messages take their positions from the store; give none")
+        if not batch:
+            return []
+        return self._backend.insert(self.conversation_id, index, batch, datetime.now(timezone.utc))
+
+    def insert_msg(self, index: int, message: Message) -> Message:
+        """Insert one message before list index ``index`` (see :meth:`insert_msgs`); returns it as stored."""
+        return self.insert_msgs(index, [message])[0]
 
     def replace(self, messages: Iterable[Message]) -> list[Message]:
         """Replace every message of the conversation with ``messages`` in one transaction.
@@ -207,6 +241,7 @@ class BufferStore:
         query, predicate = self._query(type_include, type_exclude, role_include, role_exclude, filter_meta)
         descending, skip, limit = _window(count)
         check_count(offset, "offset", minimum=0)
+        check_count(offset + skip, "offset + page start", minimum=0)
         if offset and not (count is None or isinstance(count, int)):
             raise ValidationError("offset combines with an int or None count, not with [page, size]")
         offset += skip
@@ -220,6 +255,51 @@ class BufferStore:
             stop = None if limit is None else offset + limit
             found = list(itertools.islice(stream, offset, stop))
         return found[::-1] if descending else found
+
+    def get_window(
+        self,
+        *,
+        max_messages: int | None = None,
+        max_tokens: int | None = None,
+        token_counter: TokenCounter | None = None,
+    ) -> list[Message]:
+        """The newest messages that fit ``max_messages`` and ``max_tokens``, oldest first, never starting on
+        a tool result nor splitting a tool call from its results (:mod:`memstore.stores.windows`).
+
+        What a prompt's history should be: the chat models refuse a tool result without its call. Reads
+        backwards in keyset pages (``max_messages`` rows at once for a count window, else 32, 64, ... rows)
+        and stops at the first message that does not fit, so the cost follows the window, not the history.
+        ``token_counter`` counts one message (default :func:`~memstore.stores.windows.approximate_tokens`,
+        4 characters a token). Give at least one limit; each must be an int >= 1.
+        """
+        if max_messages is None and max_tokens is None:
+            raise ValidationError("give max_messages, max_tokens or both")
+        if max_messages is not None:
+            check_count(max_messages, "max_messages", minimum=1)
+        if max_tokens is not None:
+            check_count(max_tokens, "max_tokens", minimum=1)
+        if token_counter is not None and not callable(token_counter):
+            raise ValidationError("token_counter must be a callable taking a Message")
+        first = WINDOW_FIRST_PAGE if max_messages is None else min(max_messages, STREAM_PAGE_SIZE)
+        return select_window(
+            self._newest_first(first),
+            max_messages=max_messages,
+            max_tokens=max_tokens,
+            token_counter=token_counter or approximate_tokens,
+        )
+
+    def _newest_first(self, first_page: int) -> Iterator[Message]:
+        """Newest to oldest in keyset pages that double from ``first_page`` up to STREAM_PAGE_SIZE."""
+        size, bound = first_page, None
+        while True:
+            page = self._backend.select(
+                self.conversation_id, MessageQuery(before=bound, descending=True, limit=size)
+            )
+            yield from page
+            if len(page) < size:
+                return
+            bound = page[-1].position
+            size = min(size * 2, STREAM_PAGE_SIZE)
 
     def get_msg_by_cursor(
         self,
@@ -341,9 +421,12 @@ class BufferStore:
     amove_oldest = to_async(move_oldest)
     adelete_oldest = to_async(delete_oldest)
     areplace = to_async(replace)
+    ainsert_msgs = to_async(insert_msgs)
+    ainsert_msg = to_async(insert_msg)
     alength = to_async(length)
     aget_msg = to_async(get_msg)
     aget_msg_by_cursor = to_async(get_msg_by_cursor)
+    aget_window = to_async(get_window)
     aget_msgs_forward = to_async_iter(get_msgs_forward)
     aget_msgs_backward = to_async_iter(get_msgs_backward)
     aget_msg_by_id = to_async(get_msg_by_id)
@@ -360,11 +443,14 @@ def _window(count: Count) -> tuple[bool, int, int | None]:
     if isinstance(count, bool):
         raise ValidationError("count must be None, an int or [page, size]")
     if isinstance(count, int):
+        check_count(abs(count), "count (either sign)", minimum=0)
         return (False, 0, count) if count >= 0 else (True, 0, -count)
     if isinstance(count, Sequence) and len(count) == 2:
         page, size = count
         check_count(size, "page size", minimum=1)
         if isinstance(page, bool) or not isinstance(page, int) or page == 0:
             raise ValidationError("page is a non-zero int (1 is the first page, -1 the last)")
-        return (False, (page - 1) * size, size) if page > 0 else (True, (-page - 1) * size, size)
+        skip = (abs(page) - 1) * size
+        check_count(skip, "(page - 1) * size", minimum=0)
+        return page < 0, skip, size
     raise ValidationError("count must be None, an int or [page, size]")

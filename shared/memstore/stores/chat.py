@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from memstore._validate import check_identifier, check_json_object, check_text
-from memstore.errors import ValidationError
 from memstore.filters import Filter
 from memstore.models import Message
 
@@ -103,6 +102,17 @@ class ChatBackend(Protocol):
         """Append (or, with ``replace``, delete every message first, in the same transaction)."""
         ...
 
+    def insert(
+        self, conversation_id: str, index: int, messages: Sequence[Message], now: datetime
+    ) -> list[Message]:
+        """Insert ``messages`` before list index ``index`` (Python's ``list.insert`` rules: negative counts
+        from the end, out of range clamps) in one transaction, creating the conversation if missing.
+
+        The new messages and every message from ``index`` on take fresh positions from the counter, in list
+        order (positions are never reused); ids, content and created_at of the moved ones stay.
+        """
+        ...
+
     def select(self, conversation_id: str, query: MessageQuery) -> list[Message]: ...
 
     def count(self, conversation_id: str, query: MessageQuery) -> int: ...
@@ -154,9 +164,3 @@ def check_title(title: object) -> str | None:
 
 def check_metadata(metadata: object) -> dict[str, Any]:
     return {} if metadata is None else check_json_object(metadata, "metadata")
-
-
-def check_count(value: object, what: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{what} must be an int >= {minimum}")
-    return value

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from memstore._sync import to_async
-from memstore._validate import check_identifier, check_text
+from memstore._validate import check_count, check_identifier, check_text, short_repr
 from memstore.errors import NotFoundError, ValidationError
 from memstore.models import Message
 from memstore.stores.buffer import BufferStore, CursorPage, MetaFilter
@@ -16,7 +16,6 @@ from memstore.stores.chat import (
     ChatBackend,
     Conversation,
     Platform,
-    check_count,
     check_metadata,
     check_title,
 )
@@ -56,7 +55,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         stamp, conversation_id = cursor.split("|", 1)
         return datetime.fromisoformat(stamp), conversation_id
     except (AttributeError, ValueError) as exc:
-        raise ValidationError(f"not a conversation cursor from this store: {cursor!r}") from exc
+        raise ValidationError(f"not a conversation cursor from this store: {short_repr(cursor)}") from exc
 
 
 class ConversationManager:

@@ -59,6 +59,9 @@ class KVBackend(Protocol):
     def purge_expired(self, namespace: str, now: float) -> int:
         """Delete the expired entries; return how many."""
 
+    def namespaces(self, now: float) -> dict[str, int]:
+        """Every namespace holding live entries, with how many, ordered by name."""
+
 
 class KVStore:
     """A key-value store in one namespace (several applications can share one database).
@@ -172,6 +175,11 @@ class KVStore:
         """The keys starting with ``prefix`` (all keys by default), ordered; values are not read."""
         return self._backend.scan_keys(self.namespace, check_text(prefix, "key prefix"), time.time())
 
+    def namespaces(self) -> dict[str, int]:
+        """Every namespace of this store's backend holding live entries, with how many (for stats and
+        audits: the adapters keep their data in namespaces of their own)."""
+        return self._backend.namespaces(time.time())
+
     aset = to_async(set)
     amset = to_async(mset)
     awrite = to_async(write)
@@ -186,6 +194,7 @@ class KVStore:
     aexists = to_async(exists)
     aget_by_prefix = to_async(get_by_prefix)
     akeys = to_async(keys)
+    anamespaces = to_async(namespaces)
 
     def __repr__(self) -> str:
         return f"KVStore(namespace={self.namespace!r})"

@@ -12,7 +12,7 @@ from typing import Any
 
 from memstore._sync import to_async
 from memstore._validate import check_identifier, check_text
-from memstore.embeddings.base import Embedder
+from memstore.embeddings.base import Embedder, EmbedderLike, as_embedder
 from memstore.errors import NotFoundError, ValidationError
 from memstore.records import DataField, KeyField, RecordDefinition, VectorField
 from memstore.stores.vectors import VectorCollection, VectorStore
@@ -23,21 +23,21 @@ __all__ = ["SemanticStore"]
 class SemanticStore:
     """Texts embedded with ``embedder`` and kept in ``vector_store``, one collection per table.
 
+    ``embedder`` is anything :func:`memstore.as_embedder` takes: a memstore ``Embedder``, a LangChain
+    ``Embeddings`` or a LlamaIndex ``BaseEmbedding``, unwrapped; its size sizes the tables.
+
     Table names may be any non-empty text: they are mapped to collection names with the ``sanitize`` policy
     (see :func:`memstore.stores.vectors.sanitize_collection_name`) whatever the given store's policy. A table
     is created by its first :meth:`add_docs`; reading or deleting from a table that does not exist finds
     nothing. Scores are cosine similarities: higher = more similar, at most 1.
     """
 
-    def __init__(self, vector_store: VectorStore, embedder: Embedder) -> None:
-        dimensions = getattr(embedder, "dimensions", None)
-        if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
-            raise ValidationError("the embedder must say its vector size as a positive int .dimensions")
+    def __init__(self, vector_store: VectorStore, embedder: EmbedderLike) -> None:
+        self.embedder: Embedder = as_embedder(embedder)
         self._vectors = VectorStore(vector_store.backend, names="sanitize")
-        self.embedder = embedder
         self.definition = RecordDefinition(
             KeyField("id"),
-            VectorField("embedding", dimensions=dimensions, distance="cosine"),
+            VectorField("embedding", dimensions=self.embedder.dimensions, distance="cosine"),
             [DataField("text", full_text=True)],
         )
 

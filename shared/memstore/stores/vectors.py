@@ -34,15 +34,15 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from memstore._sync import to_async
-from memstore._validate import INT64_MAX, INT64_MIN, check_identifier, check_json_object, dumps
+from memstore._sync import to_async, to_async_iter
+from memstore._validate import INT64_MAX, INT64_MIN, check_count, check_identifier, check_json_object, dumps
 from memstore.errors import ConflictError, NotFoundError, ValidationError
 from memstore.filters import And, Filter, Not, Or, parse_filter
 from memstore.records import RecordDefinition, RecordMapper, VectorField, default_mapper
@@ -75,6 +75,8 @@ T = TypeVar("T")
 _R = TypeVar("_R")
 
 MAX_TOP_K = 10_000
+SCAN_PAGE = 500
+"""Records read per backend call by a scan."""
 """Largest ``top_k`` a search accepts (Chroma's own query limit is of this order)."""
 
 
@@ -201,6 +203,18 @@ class VectorBackend(Protocol):
     def count(self, spec: CollectionSpec, where: Filter | None) -> int:
         """How many records the collection holds, or how many match ``where``."""
 
+    def scan(
+        self,
+        spec: CollectionSpec,
+        where: Filter | None,
+        cursor: str | None,
+        limit: int,
+        include_vectors: bool,
+    ) -> tuple[list[StoredRecord], str | None]:
+        """A page of up to ``limit`` records matching ``where``, from ``cursor`` (None: the start), and the
+        cursor of the next page (None after the last). The order is the backend's own, stable while the
+        collection is not written."""
+
     def search(
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool
     ) -> list[tuple[StoredRecord, float]]:
@@ -208,6 +222,41 @@ class VectorBackend(Protocol):
 
     def close(self) -> None:
         """Release clients and caches. Idempotent."""
+
+
+def scan_stored(
+    backend: VectorBackend, spec: CollectionSpec, where: Filter | None, include_vectors: bool, page_size: int
+) -> Iterator[list[StoredRecord]]:
+    """The pages of a backend scan, following its cursors to the end."""
+    cursor: str | None = None
+    while True:
+        page, cursor = backend.scan(spec, where, cursor, page_size, include_vectors)
+        if page:
+            yield page
+        if cursor is None:
+            return
+
+
+def copy_collections(
+    source: VectorBackend, target: VectorBackend, *, progress: bool = False
+) -> dict[str, int]:
+    """Make every collection of ``source`` exist in ``target`` with the same records (a collection already
+    in ``target`` is replaced); returns records copied per collection name. Backups use it to carry vectors
+    that live outside the database (Chroma, memory) inside the backup file, and restores to put them back."""
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    copied: dict[str, int] = {}
+    for spec in source.list_collections():
+        target.delete_collection(spec.name)
+        target.create_collection(spec)
+        total = source.count(spec, None)
+        with tqdm(desc=f"copy {spec.label}", unit="vec", total=total, disable=not progress) as bar:
+            copied[spec.name] = 0
+            for page in scan_stored(source, spec, None, True, SCAN_PAGE):
+                target.upsert(spec, page)
+                copied[spec.name] += len(page)
+                bar.update(len(page))
+    return copied
 
 
 # -- validation shared by every backend -------------------------------------------------------------------
@@ -299,6 +348,10 @@ def check_where(
                     "declare it DataField(filterable=True)"
                 )
     return node
+
+
+def _best_first(hit: tuple[float, StoredRecord]) -> tuple[float, str]:
+    return -hit[0], hit[1].key
 
 
 def _check_top_k(top_k: object) -> int:
@@ -522,6 +575,22 @@ class VectorCollection(Generic[T]):
             lambda spec: self._backend.count(spec, check_where(filter, spec.definition, self.name))
         )
 
+    def scan(
+        self,
+        *,
+        filter: Filter | Mapping[str, Any] | None = None,
+        include_vectors: bool = True,
+        page_size: int = SCAN_PAGE,
+    ) -> Iterator[T]:
+        """Every record (or every one matching ``filter``), read ``page_size`` at a time: memory stays flat
+        however large the collection. A collection written during the scan may be seen partly old, partly
+        new."""
+        check_count(page_size, "page_size", minimum=1)
+        spec = self._current(lambda spec: spec)
+        where = check_where(filter, spec.definition, self.name)
+        for page in scan_stored(self._backend, spec, where, include_vectors, page_size):
+            yield from (self._from_stored(spec.definition, stored) for stored in page)
+
     def search(
         self,
         vector: Sequence[float] | npt.ArrayLike,
@@ -546,6 +615,39 @@ class VectorCollection(Generic[T]):
 
         return self._current(work)
 
+    def score_batch(
+        self, vector: Sequence[float] | npt.ArrayLike, keys: Iterable[Key], *, include_vectors: bool = False
+    ) -> list[SearchResult[T]]:
+        """The records with ``keys`` scored exactly against ``vector``, best first (ties by key).
+
+        Unlike :meth:`search`, which on Chroma walks an approximate (HNSW) index and can miss a record (an
+        exact duplicate of the query among many equal vectors, for one), this reads the given records'
+        vectors and scores every one in float64, as the exact backends score their hits. Use it when the
+        candidates are known and recall must be total; it costs one read of those vectors. Missing keys are
+        left out.
+        """
+        from memstore.backends.exact import exact_scores
+
+        asked = list(keys)
+
+        def work(spec: CollectionSpec) -> list[SearchResult[T]]:
+            definition = spec.definition
+            query = check_vector(vector, definition.vector, "query vector")
+            wanted = list(dict.fromkeys(encode_key(key, definition) for key in asked))
+            found = self._backend.get(spec, wanted, True) if wanted else []
+            pairs = [(record, record.vector) for record in found if record.vector is not None]
+            if not pairs:
+                return []
+            scores = exact_scores(np.stack([v for _, v in pairs]), query, definition.vector.distance)
+            ranked = sorted(zip(scores.tolist(), (r for r, _ in pairs), strict=True), key=_best_first)
+            shown = (record if include_vectors else replace(record, vector=None) for _, record in ranked)
+            return [
+                SearchResult(self._from_stored(definition, record), score)
+                for (score, _), record in zip(ranked, shown, strict=True)
+            ]
+
+        return self._current(work)
+
     acreate = to_async(create)
     acreate_if_not_exists = to_async(create_if_not_exists)
     aexists = to_async(exists)
@@ -557,7 +659,9 @@ class VectorCollection(Generic[T]):
     adelete = to_async(delete)
     adelete_batch = to_async(delete_batch)
     acount = to_async(count)
+    ascan = to_async_iter(scan)
     asearch = to_async(search)
+    ascore_batch = to_async(score_batch)
 
     def __repr__(self) -> str:
         return f"VectorCollection({self.name!r}, backend={self._backend.kind!r})"
@@ -630,7 +734,15 @@ class VectorStore:
         """The names of every collection in the backend, sorted."""
         return sorted(spec.label for spec in self._backend.list_collections())
 
+    def collection_sizes(self) -> dict[str, int]:
+        """How many records each collection holds, by name, sorted (for stats and audits)."""
+        return {
+            spec.label: self._backend.count(spec, None)
+            for spec in sorted(self._backend.list_collections(), key=lambda spec: spec.label)
+        }
+
     alist_collection_names = to_async(list_collection_names)
+    acollection_sizes = to_async(collection_sizes)
 
     def close(self) -> None:
         """Release the backend's clients and caches."""

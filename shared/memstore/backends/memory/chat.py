@@ -100,6 +100,30 @@ class MemoryChatBackend:
                 self._message_owner[message.id or ""] = conversation_id
             return [_detached(m) for m in stored]
 
+    def insert(
+        self, conversation_id: str, index: int, batch: Sequence[Message], now: datetime
+    ) -> list[Message]:
+        with self._lock:
+            for message in batch:
+                if (message.id or "") in self._message_owner:
+                    raise ConflictError(f"buffer.insert: message id {message.id!r} exists")
+            thread = self._thread(conversation_id, now)
+            size = len(thread.messages)
+            cut = max(size + index, 0) if index < 0 else min(index, size)  # list.insert's clamping
+            head, tail = thread.messages[:cut], thread.messages[cut:]
+            start = thread.next_position
+            stored = [
+                _detached(m.stored(position=start + i, created_at=m.created_at or now))
+                for i, m in enumerate(batch)
+            ]
+            moved = [m.stored(position=start + len(batch) + i) for i, m in enumerate(tail)]
+            thread.messages = head + stored + moved
+            thread.next_position = start + len(batch) + len(tail)
+            thread.conversation = dataclasses.replace(thread.conversation, updated_at=now)
+            for message in stored:
+                self._message_owner[message.id or ""] = conversation_id
+            return [_detached(m) for m in stored]
+
     def _matching(self, conversation_id: str, query: MessageQuery) -> list[Message]:
         thread = self._threads.get(conversation_id)
         found = [m for m in thread.messages if _selected(m, query)] if thread else []

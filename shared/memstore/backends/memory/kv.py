@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 
 from memstore.stores.kv import StoredValue
@@ -33,6 +34,13 @@ class MemoryKVBackend:
             for key, value in puts:
                 self._data[(namespace, key)] = (value, expires_at)
             return deleted
+
+    def namespaces(self, now: float) -> dict[str, int]:
+        with self._lock:
+            counts = Counter(
+                namespace for (namespace, _), entry in self._data.items() if self._live(entry, now)
+            )
+        return dict(sorted(counts.items()))
 
     def get(self, namespace: str, keys: Sequence[str], now: float) -> dict[str, StoredValue]:
         with self._lock:

@@ -100,6 +100,25 @@ class MemoryVectorBackend:
                 return len(data)
             return sum(1 for values in data.values() if matches(where, values))
 
+    def scan(
+        self,
+        spec: CollectionSpec,
+        where: Filter | None,
+        cursor: str | None,
+        limit: int,
+        include_vectors: bool,
+    ) -> tuple[list[StoredRecord], str | None]:
+        """Key order; the cursor is the last key returned."""
+        with self._lock:
+            collection = self._get(spec)
+            keys = sorted(
+                key
+                for key, data in collection.data.items()
+                if (cursor is None or key > cursor) and (where is None or matches(where, data))
+            )
+            page = [self._record(collection, key, include_vectors) for key in keys[:limit]]
+        return page, (page[-1].key if len(keys) > limit else None)
+
     def search(
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool
     ) -> list[tuple[StoredRecord, float]]:

@@ -215,6 +215,59 @@ class SqlChatBackend:
 
         return self._db.run(work, write=True, operation="buffer.append")
 
+    def insert(
+        self, conversation_id: str, index: int, batch: Sequence[Message], now: datetime
+    ) -> list[Message]:
+        # The tail (list index `index` onwards) without a COUNT: from the start with an offset, or from the
+        # end with a limit (a limit past the start takes everything, as list.insert clamps).
+        if index >= 0:
+            tail_query = (
+                select(messages.c.id)
+                .where(messages.c.conversation_id == conversation_id)
+                .order_by(messages.c.position.asc())
+                .offset(index)
+            )
+        else:
+            tail_query = (
+                select(messages.c.id)
+                .where(messages.c.conversation_id == conversation_id)
+                .order_by(messages.c.position.desc())
+                .limit(-index)
+            )
+        relocate = (
+            update(messages)
+            .where(messages.c.id == bindparam("moved_id"))
+            .values(position=bindparam("new_position"))
+        )
+
+        def work(conn: Connection) -> list[Message]:
+            # Creating the conversation (or bumping nothing) locks its counter row first: appenders and
+            # other inserters of this conversation wait, so the tail read below is the tail written.
+            self._reserve(conn, conversation_id, now, count=0)
+            tail = list(conn.execute(tail_query).scalars())
+            if index < 0:
+                tail.reverse()
+            total = len(batch) + len(tail)
+            start = self._reserve(conn, conversation_id, now, count=total) - total
+            # Fresh positions are above every existing one, so moving the tail row by row never collides.
+            if tail:
+                conn.execute(
+                    relocate,
+                    [
+                        {"moved_id": moved, "new_position": start + len(batch) + offset}
+                        for offset, moved in enumerate(tail)
+                    ],
+                )
+            stored = [
+                m.stored(position=start + offset, created_at=m.created_at or now)
+                for offset, m in enumerate(batch)
+            ]
+            if stored:
+                insert_many(conn, _INSERT_MESSAGE, _MESSAGE_FIELDS, [_message_row(m) for m in stored])
+            return stored
+
+        return self._db.run(work, write=True, operation="buffer.insert")
+
     def _statement(
         self, conversation_id: str, query: MessageQuery, *, count: bool
     ) -> tuple[Any, dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from memstore.backends.sql.database import Database, select_rows
+from memstore.backends.sql.database import Database, chunks, select_rows
 from memstore.backends.sql.filters import compile_filter
 from memstore.backends.sql.schema import UtcDateTime, checkpoint_blobs, checkpoint_writes, checkpoints
 from memstore.stores.checkpoints import (
@@ -50,8 +50,6 @@ from memstore.stores.checkpoints import (
 )
 
 __all__ = ["SqlCheckpointBackend"]
-
-_CHUNK = 500  # ids per IN list: far below SQLite's and PostgreSQL's bound-parameter limits
 
 _ROW, _BLOB, _WRITE = 0, 1, 2  # the "kind" column of each branch of the fetch statement
 
@@ -70,11 +68,6 @@ _VERSIONS: dict[str, Callable[[ColumnElement[Any]], TableValuedAlias]] = {
     "postgresql": _versions_postgresql,
 }
 """(channel, version) rows of a ``channel_versions`` JSON object: the one per-dialect piece of this module."""
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 def _page(shape: frozenset[str], where: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
@@ -394,7 +387,7 @@ class SqlCheckpointBackend:
     def _collect_blobs(self, conn: Connection, thread_ids: Sequence[str]) -> None:
         """Delete the blobs of ``thread_ids`` that no remaining checkpoint references."""
         b = checkpoint_blobs.c
-        for chunk in _chunks(sorted(set(thread_ids))):
+        for chunk in chunks(sorted(set(thread_ids))):
             versions = self._versions(checkpoints.c.channel_versions)
             referenced = select(
                 checkpoints.c.thread_id, checkpoints.c.checkpoint_ns, versions.c.key, versions.c.value
@@ -414,7 +407,7 @@ class SqlCheckpointBackend:
                 clauses.append(func.substr(table.c.thread_id, 1, len(prefix)) == prefix)
             return or_(*clauses)
 
-        batches: list[Sequence[str]] = list(_chunks(list(thread_ids))) or [[]]
+        batches: list[Sequence[str]] = list(chunks(list(thread_ids))) or [[]]
 
         def work(conn: Connection) -> int:
             deleted = 0
@@ -431,12 +424,12 @@ class SqlCheckpointBackend:
 
         def work(conn: Connection) -> int:
             doomed: list[tuple[str, str, str]] = []
-            for chunk in _chunks(run_ids):
+            for chunk in chunks(run_ids):
                 found = conn.execute(
                     select(c.thread_id, c.checkpoint_ns, c.checkpoint_id).where(c.run_id.in_(chunk))
                 )
                 doomed.extend(tuple(row) for row in found)
-            for keys in _chunks(doomed):
+            for keys in chunks(doomed):
                 conn.execute(
                     delete(checkpoint_writes).where(
                         tuple_(w.thread_id, w.checkpoint_ns, w.checkpoint_id).in_(list(keys))
@@ -489,7 +482,7 @@ class SqlCheckpointBackend:
 
         def work(conn: Connection) -> int:
             deleted = 0
-            for chunk in _chunks(list(thread_ids)):
+            for chunk in chunks(list(thread_ids)):
                 w = checkpoint_writes
                 conn.execute(
                     delete(w).where(

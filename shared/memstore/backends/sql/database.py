@@ -8,6 +8,7 @@ import random
 import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,14 +22,14 @@ from sqlalchemy.pool import StaticPool
 
 from memstore._closing import Closing
 from memstore._files import create_private
-from memstore._validate import dumps
+from memstore._validate import dumps, mask_password
 from memstore.backends.sql import schema
 from memstore.errors import BackendError, ConflictError, MemstoreError, ValidationError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["Database", "insert_many", "select_rows"]
+__all__ = ["IN_LIST_CHUNK", "Database", "chunks", "insert_many", "select_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +43,23 @@ _PG_RETRY_CODES = {"40001", "40P01"}
 
 
 def _normalise_url(url: str | URL) -> URL:
+    shown = mask_password(url)
+    if isinstance(url, str) and ("\x00" in url or not url.strip()):
+        raise ValidationError(f"not a database URL: {shown!r} (empty, or holds a NUL character)")
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ValidationError(f"not a database URL: {url!r} ({exc})") from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise ValidationError(f"not a database URL: {shown!r}; try sqlite:///path/to/file.db") from exc
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ValidationError(f"not a database URL: {shown!r} (port {parsed.port} is out of range)")
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.drivername == "sqlite":
         parsed = parsed.set(drivername="sqlite+pysqlite")
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
         raise ValidationError(
-            f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or postgresql://"
+            f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
+            "use sqlite:///path/to/file.db or postgresql://user@host/db"
         )
     return parsed
 
@@ -98,7 +105,9 @@ class Database(Closing):
         try:
             self.engine: Engine = create_engine(self.url, **options)
         except ArgumentError as exc:  # an unknown driver (sqlite+nosuch://): the URL is at fault
-            raise ValidationError(f"unsupported database URL {self.url.render_as_string()!r}: {exc}") from exc
+            raise ValidationError(
+                f"unsupported database URL {self.url.render_as_string(hide_password=True)!r}: {exc}"
+            ) from exc
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
@@ -158,6 +167,29 @@ class Database(Closing):
                 )
 
         self.run(create, write=True, operation="create_tables")
+
+    def database_id(self) -> str:
+        """A random id this database keeps in ``memstore_meta`` (made by the first call, then read).
+
+        It names what belongs to this database outside it (PostgreSQL's default vector folder), the same
+        for every process and every spelling of the URL (another host alias, extra options), and different
+        for every database and schema, which a hash of the URL could not promise both ways.
+        """
+
+        def read(conn: Connection) -> str | None:
+            found = conn.execute(select(schema.meta.c.value).where(schema.meta.c.name == "database_id"))
+            return found.scalar_one_or_none()
+
+        def make(conn: Connection) -> str:
+            fresh = self.insert(schema.meta).values(name="database_id", value=uuid.uuid4().hex)
+            conn.execute(fresh.on_conflict_do_nothing(index_elements=["name"]))  # a racing process may win
+            value = read(conn)
+            assert value is not None
+            return value
+
+        return self.run(read, write=False, operation="database_id") or self.run(
+            make, write=True, operation="database_id"
+        )
 
     def run(self, work: Callable[[Connection], R], *, write: bool, operation: str) -> R:
         """Run ``work(conn)`` in one transaction: committed if it returns, rolled back if it raises.
@@ -288,6 +320,16 @@ def insert_many(
         conn.exec_driver_sql(sql, [tuple(row) for row in rows])
     else:
         conn.exec_driver_sql(sql, [tuple([row[index] for index in order]) for row in rows])
+
+
+IN_LIST_CHUNK = 500
+"""Values per ``IN (...)`` list: far below SQLite's and PostgreSQL's (65,535) bound-parameter limits."""
+
+
+def chunks(items: Sequence[R], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[R]]:
+    """``items`` in slices of ``size``: one ``IN`` list each, however many keys a caller passes."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,6 +18,7 @@ from sqlalchemy import Float, Integer, Numeric, and_, case, cast, false, func, l
 from sqlalchemy.sql.elements import ColumnElement
 
 from memstore._validate import dumps
+from memstore.backends.sql.database import chunks
 from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 
 __all__ = ["compile_filter", "json_field_equals"]
@@ -41,6 +42,13 @@ class JsonAccess(Protocol):
     ) -> ColumnElement[Any]:
         """``field op value`` compared exactly, as Python compares an int and a float; NULL unless the field
         is a JSON number."""
+
+    def number_in(
+        self, column: ColumnElement[Any], field: Field, values: list[int | float]
+    ) -> ColumnElement[Any]:
+        """The field is a JSON number equal to one of ``values`` (as :meth:`compare` with ``==`` would say),
+        as one ``IN`` list: an ``OR`` of equalities nests one level per value, and SQLite refuses a tree
+        deeper than 1000."""
 
     def boolean_text(self, value: bool) -> str:
         """How :meth:`text` renders a JSON boolean."""
@@ -82,6 +90,14 @@ class _SqliteJson:
         bound = literal(value, Integer if isinstance(value, int) else Float)
         return case((raw_kind.in_(["integer", "real"]), op(stored, bound)), else_=None)
 
+    def number_in(
+        self, column: ColumnElement[Any], field: Field, values: list[int | float]
+    ) -> ColumnElement[Any]:
+        raw_kind = func.json_type(column, self._path(field))
+        stored = func.json_extract(column, self._path(field))
+        bounds = [literal(value, Integer if isinstance(value, int) else Float) for value in values]
+        return and_(raw_kind.in_(["integer", "real"]), stored.in_(bounds))
+
     def boolean_text(self, value: bool) -> str:
         return "true" if value else "false"
 
@@ -112,6 +128,23 @@ class _PostgresJson:
         return case(
             (integer, op(cast(text, Numeric), literal(exact, Numeric))),
             (is_number, _float_compare(cast(text, Float), op, value)),
+            else_=None,
+        )
+
+    def number_in(
+        self, column: ColumnElement[Any], field: Field, values: list[int | float]
+    ) -> ColumnElement[Any]:
+        text = self.text(column, field)
+        is_number = self.kind(column, field) == "number"
+        exact = [
+            Decimal(value) if isinstance(value, int) or value.is_integer() else Decimal(repr(value))
+            for value in values
+        ]
+        as_floats = [float(value) for value in values if float(value) == value]  # no float equals the rest
+        integer = and_(is_number, text.regexp_match("^-?[0-9]+$"))
+        return case(
+            (integer, cast(text, Numeric).in_([literal(value, Numeric) for value in exact])),
+            (is_number, cast(text, Float).in_([literal(value, Float) for value in as_floats])),
             else_=None,
         )
 
@@ -152,14 +185,31 @@ def json_field_equals(
     return func.coalesce(clause, false())
 
 
+def _compile_in(node: In, column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    """``In`` as a handful of clauses whatever its length: strings and numbers each in ``IN`` lists of
+    :data:`~memstore.backends.sql.database.IN_LIST_CHUNK`, booleans (two at most) one by one."""
+    access = _ACCESS[dialect]
+    strings = [value for value in node.values if isinstance(value, str)]
+    numbers = [v for v in node.values if isinstance(v, int | float) and not isinstance(v, bool)]
+    clauses = [
+        json_field_equals(column, node.field, value, dialect)
+        for value in dict.fromkeys(v for v in node.values if isinstance(v, bool))
+    ]
+    for chunk in chunks(strings):
+        text = access.text(column, node.field)
+        found = and_(access.kind(column, node.field) == "string", text.in_(list(chunk)))
+        clauses.append(func.coalesce(found, false()))
+    for part in chunks(numbers):
+        clauses.append(func.coalesce(access.number_in(column, node.field, list(part)), false()))
+    return or_(false(), *clauses)
+
+
 def compile_filter(node: Filter, column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
     """The ``WHERE`` clause selecting rows whose JSON ``column`` matches ``node`` on ``dialect``."""
     if isinstance(node, Eq):
         return json_field_equals(column, node.field, node.value, dialect)
     if isinstance(node, In):
-        if not node.values:
-            return false()
-        return or_(*(json_field_equals(column, node.field, value, dialect) for value in node.values))
+        return _compile_in(node, column, dialect)
     if isinstance(node, Range):
         access = _ACCESS[dialect]
         clause = and_(

@@ -2,12 +2,13 @@
 
 SQLite: an FTS5 table ``memstore_keyword_fts(message_id UNINDEXED, body)`` with the ``porter unicode61``
 tokenizer, written in the same transaction as the messages and ranked with ``bm25()``. PostgreSQL: an
-expression GIN index on ``to_tsvector('english', content_text)`` of ``memstore_messages`` (maintained by the
-database itself), ranked with ``ts_rank_cd`` and joined with ``memstore_memory_members`` (the ids of the
-messages a memory added, written in the same transaction), so that, as on SQLite, only a memory's messages
-are found. Either way the user's text only reaches SQL as a bound parameter: it is cut into ``\\w+`` tokens,
-each quoted (FTS5) or plain alphanumerics (tsquery), OR-ed. Hits are joined with ``memstore_messages``, so a
-message deleted by any path is never returned.
+expression GIN index on ``to_tsvector('english', left(content_text, 100000))`` of ``memstore_messages``
+(maintained by the database itself; bounded so that no message can overflow a ``tsvector``), ranked with
+``ts_rank_cd`` and joined with ``memstore_memory_members`` (the ids of the messages a memory added, written
+in the same transaction), so that, as on SQLite, only a memory's messages are found. Either way the user's
+text only reaches SQL as a bound parameter: it is cut into ``\\w+`` tokens, each quoted (FTS5) or plain
+alphanumerics (tsquery), OR-ed. Hits are joined with ``memstore_messages``, so a message deleted by any path
+is never returned.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, column, delete, func, literal_column, select, table, text
 
-from memstore.backends.sql.database import Database
+from memstore.backends.sql.database import Database, chunks
 from memstore.backends.sql.schema import memory_members, messages
+from memstore.memory.ranking import KEYWORD_CHARS, keyword_text
 from memstore.models import Message
 
 __all__ = [
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 FTS_TABLE = "memstore_keyword_fts"
-PG_INDEX = "ix_memstore_messages_fts"
+PG_INDEX = "ix_memstore_messages_keyword"
 MAX_QUERY_TOKENS = 64
 
 # The FTS5 table as a lightweight Core clause (it is DDL SQLAlchemy metadata cannot create: see below).
@@ -76,10 +78,14 @@ def ensure_keyword_index(database: Database) -> None:
             )
         else:
             conn.execute(text("SELECT pg_advisory_xact_lock(7301245532)"))
+            # Schema 1's unbounded index: one message over ~1 MB of lexemes failed every later write.
+            conn.execute(text("DROP INDEX IF EXISTS ix_memstore_messages_fts"))
+            # The bound must be KEYWORD_CHARS and the search's expression word for word, or PostgreSQL
+            # will not use the index (a test compares them).
             conn.execute(
                 text(
-                    "CREATE INDEX IF NOT EXISTS ix_memstore_messages_fts ON memstore_messages "
-                    "USING GIN (to_tsvector('english'::regconfig, content_text))"
+                    "CREATE INDEX IF NOT EXISTS ix_memstore_messages_keyword ON memstore_messages "
+                    "USING GIN (to_tsvector('english'::regconfig, left(content_text, 100000)))"
                 )
             )
 
@@ -92,7 +98,7 @@ def write_keyword_rows(conn: Connection, database: Database, stored: Sequence[Me
     if not stored:
         return
     if database.is_sqlite:
-        conn.execute(fts.insert(), [{"message_id": m.id, "body": m.text} for m in stored])
+        conn.execute(fts.insert(), [{"message_id": m.id, "body": keyword_text(m.text)} for m in stored])
     else:
         insert = database.insert(memory_members).on_conflict_do_nothing()
         conn.execute(insert, [{"message_id": m.id} for m in stored])
@@ -101,9 +107,8 @@ def write_keyword_rows(conn: Connection, database: Database, stored: Sequence[Me
 def delete_keyword_rows(conn: Connection, database: Database, message_ids: Sequence[str]) -> None:
     """Drop the keyword rows of ``message_ids``."""
     target: Any = fts if database.is_sqlite else memory_members
-    for start in range(0, len(message_ids), 500):
-        chunk = list(message_ids[start : start + 500])
-        conn.execute(delete(target).where(target.c.message_id.in_(chunk)))
+    for chunk in chunks(message_ids):
+        conn.execute(delete(target).where(target.c.message_id.in_(list(chunk))))
 
 
 def keyword_search(
@@ -144,7 +149,8 @@ def keyword_search(
             .limit(limit)
         )
     else:
-        vector = func.to_tsvector(_ENGLISH, messages.c.content_text)
+        bounded = func.left(messages.c.content_text, bindparam("n", KEYWORD_CHARS, literal_execute=True))
+        vector = func.to_tsvector(_ENGLISH, bounded)
         tsquery = func.to_tsquery(_ENGLISH, bindparam("q", expression))
         score = func.ts_rank_cd(vector, tsquery).label("score")
         statement = (

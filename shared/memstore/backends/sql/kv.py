@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, or_, select, update
 
-from memstore.backends.sql.database import Database
+from memstore.backends.sql.database import Database, chunks
 from memstore.backends.sql.schema import kv
 from memstore.stores.kv import StoredValue
 
@@ -49,10 +49,15 @@ class SqlKVBackend:
                 "expires_at": upsert.excluded.expires_at,
             },
         )
-        remove = delete(kv).where(kv.c.namespace == namespace, kv.c.key.in_(list(set(deletes))))
+        remove = delete(kv).where(
+            kv.c.namespace == namespace, kv.c.key.in_(bindparam("keys", expanding=True))
+        )
+        unique_deletes = list(set(deletes))
 
         def work(conn: Connection) -> int:
-            deleted = conn.execute(remove).rowcount if deletes else 0
+            deleted = sum(
+                conn.execute(remove, {"keys": list(part)}).rowcount for part in chunks(unique_deletes)
+            )
             if values:
                 conn.execute(upsert, values)
             return int(deleted)
@@ -61,13 +66,17 @@ class SqlKVBackend:
 
     def get(self, namespace: str, keys: Sequence[str], now: float) -> dict[str, StoredValue]:
         query = select(kv.c.key, kv.c.value, kv.c.is_text).where(
-            kv.c.namespace == namespace, kv.c.key.in_(keys), _live(now)
+            kv.c.namespace == namespace, kv.c.key.in_(bindparam("keys", expanding=True)), _live(now)
         )
+        found: dict[str, StoredValue] = {}
+        for part in chunks(keys):  # one read per IN list: keys are independent, as in separate gets
 
-        def read(conn: Connection) -> dict[str, StoredValue]:
-            return {row.key: (bytes(row.value), bool(row.is_text)) for row in conn.execute(query)}
+            def read(conn: Connection, part: Sequence[str] = part) -> dict[str, StoredValue]:
+                rows = conn.execute(query, {"keys": list(part)})
+                return {row.key: (bytes(row.value), bool(row.is_text)) for row in rows}
 
-        return self._db.run(read, write=False, operation="kv.get")
+            found.update(self._db.run(read, write=False, operation="kv.get"))
+        return found
 
     def scan(self, namespace: str, prefix: str, now: float) -> list[tuple[str, StoredValue]]:
         query = (
@@ -104,6 +113,19 @@ class SqlKVBackend:
             )
 
         return self._db.run(work, write=True, operation="kv.touch")
+
+    def namespaces(self, now: float) -> dict[str, int]:
+        query = (
+            select(kv.c.namespace, func.count())
+            .where(_live(now))
+            .group_by(kv.c.namespace)
+            .order_by(kv.c.namespace)
+        )
+        return self._db.run(
+            lambda conn: {str(name): int(count) for name, count in conn.execute(query)},
+            write=False,
+            operation="kv.namespaces",
+        )
 
     def purge_expired(self, namespace: str, now: float) -> int:
         statement = delete(kv).where(kv.c.namespace == namespace, kv.c.expires_at <= now)

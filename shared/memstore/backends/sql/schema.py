@@ -233,7 +233,7 @@ memory_pending = Table(
 )
 
 
-# -- checkpoints (LangGraph's short-term memory; docs/architecture.md, D13)
+# -- checkpoints (LangGraph's short-term memory; docs/architecture.md, D15)
 # A checkpoint row holds no channel values: each value is a blob stored once per (thread, namespace,
 # channel, version), and a checkpoint names the version of each of its channels in ``channel_versions``.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from memstore._files import private_file, refuse_protected
@@ -35,16 +36,21 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
 
 
-def backup_database(database: Database, target: Path) -> Path:
-    """Copy the live database to ``target`` (a new file: never overwritten, never through a symlink)."""
-    with (
-        private_file(target, overwrite=False, what="backup", protected=live_files(database)) as staged,
-        database.engine.connect() as conn,
-        contextlib.closing(sqlite3.connect(str(staged))) as destination,
-    ):
-        conn.connection.dbapi_connection.backup(destination)  # type: ignore[union-attr]
-        # The copy inherits WAL mode, and reading a WAL file creates -wal/-shm files beside it.
-        destination.execute("PRAGMA journal_mode=DELETE")
+def backup_database(
+    database: Database, target: Path, *, complete: Callable[[Path], None] | None = None
+) -> Path:
+    """Copy the live database to ``target`` (a new file: never overwritten, never through a symlink).
+
+    ``complete(path)`` may add to the copy before it is moved into place (the vectors kept elsewhere).
+    """
+    with private_file(target, overwrite=False, what="backup", protected=live_files(database)) as staged:
+        with database.engine.connect() as conn, contextlib.closing(sqlite3.connect(str(staged))) as copy:
+            conn.connection.dbapi_connection.backup(copy)  # type: ignore[union-attr]
+        if complete is not None:
+            complete(staged)
+        with contextlib.closing(sqlite3.connect(str(staged))) as copy:
+            # The copy inherits WAL mode, and reading a WAL file creates -wal/-shm files beside it.
+            copy.execute("PRAGMA journal_mode=DELETE")
     return target
 
 

@@ -21,16 +21,16 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Text, bindparam, cast, delete, func, select, update
 
 from memstore._validate import dumps
 from memstore.backends.exact import ExactIndex
-from memstore.backends.sql.database import Database
+from memstore.backends.sql.database import Database, chunks
 from memstore.backends.sql.filters import compile_filter
 from memstore.backends.sql.schema import vector_collections as collections_table
 from memstore.backends.sql.schema import vector_records as records_table
@@ -40,17 +40,6 @@ from memstore.records import RecordDefinition
 from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector, check_current
 
 __all__ = ["SqlVectorBackend"]
-
-_CHUNK = 500
-"""Keys per ``IN (...)`` list: far below SQLite's bound-parameter limit."""
-
-_T = TypeVar("_T")
-
-
-def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
 
 # Read statements built once (bound parameters only): building a select per call costs more than running it.
 _HEAD = select(collections_table.c.uid, collections_table.c.version).where(
@@ -201,7 +190,7 @@ class SqlVectorBackend:
     def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
         def work(conn: Connection) -> tuple[int, str]:
             version, uid = self._bump(conn, spec)
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 conn.execute(
                     delete(records_table).where(
                         records_table.c.collection == spec.name, records_table.c.key.in_(chunk)
@@ -247,7 +236,7 @@ class SqlVectorBackend:
     ) -> dict[str, StoredRecord]:
         query = _ROWS_WITH_VECTORS if include_vectors else _ROWS
         found: dict[str, StoredRecord] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             for row in conn.execute(query, {"collection": spec.name, "keys": list(chunk)}):
                 vector = _decode(row.vector) if include_vectors else None
                 found[row.key] = StoredRecord(row.key, row.data, vector)
@@ -276,6 +265,36 @@ class SqlVectorBackend:
             return int(conn.execute(query).scalar_one())
 
         return self._db.run(work, write=False, operation="vectors.count")
+
+    def scan(
+        self,
+        spec: CollectionSpec,
+        where: Filter | None,
+        cursor: str | None,
+        limit: int,
+        include_vectors: bool,
+    ) -> tuple[list[StoredRecord], str | None]:
+        """Key order (the primary key's), one indexed query per page; the cursor is the last key returned."""
+        columns = [records_table.c.key, records_table.c.data]
+        query = select(*columns, *([records_table.c.vector] if include_vectors else []))
+        query = query.where(records_table.c.collection == spec.name)
+        if cursor is not None:
+            query = query.where(records_table.c.key > cursor)
+        if where is not None:
+            query = query.where(compile_filter(where, records_table.c.data, self._db.backend_name))
+        query = query.order_by(records_table.c.key).limit(limit + 1)
+
+        def work(conn: Connection) -> list[StoredRecord]:
+            self._require(conn, spec)
+            return [
+                StoredRecord(row.key, row.data, _decode(row.vector) if include_vectors else None)
+                for row in conn.execute(query)
+            ]
+
+        with self._db.connect() as conn:  # two reads (the collection's head, the page): one snapshot
+            rows = work(conn)
+        page = rows[:limit]
+        return page, (page[-1].key if len(rows) > limit else None)
 
     def search(
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool
