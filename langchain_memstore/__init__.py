@@ -3,12 +3,12 @@
 ::
 
     from langchain_memstore import MemstoreChatMessageHistory, MemstoreByteStore, MemstoreGraphStore
-    from langchain_memstore import MemstoreMemoryRetriever, MemstoreVectorStore
+    from langchain_memstore import MemstoreCheckpointSaver, MemstoreMemoryRetriever, MemstoreVectorStore
 
 Each class takes ``store=``: a :class:`memstore.Memstore` to share (the class never closes it), a SQL URL,
-or None for the embedded default. :class:`MemstoreGraphStore` needs LangGraph
-(``pip install 'memstore-ai[langgraph]'``); it and :class:`MemstoreVectorStore` (numpy, the vector
-layer) are imported on first use. docs/langchain.md has the guide.
+or None for the embedded default. :class:`MemstoreGraphStore` and :class:`MemstoreCheckpointSaver` need
+LangGraph (``pip install 'memstore-ai[langgraph]'``); they and :class:`MemstoreVectorStore` (numpy, the
+vector layer) are imported on first use. docs/langchain.md has the guide.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from langchain_memstore.messages import METADATA_KEY, from_memstore, to_memstore
 from langchain_memstore.retriever import MemstoreMemoryRetriever
 
 if TYPE_CHECKING:
+    from langchain_memstore.checkpoint import MemstoreCheckpointSaver
     from langchain_memstore.graph_store import MemstoreGraphStore
     from langchain_memstore.vectorstore import MemstoreVectorStore
 
@@ -32,6 +33,7 @@ __all__ = [
     "LangChainEmbedder",
     "MemstoreByteStore",
     "MemstoreChatMessageHistory",
+    "MemstoreCheckpointSaver",
     "MemstoreEmbeddings",
     "MemstoreGraphStore",
     "MemstoreMemoryRetriever",
@@ -47,6 +49,10 @@ def __getattr__(name: str) -> Any:
         from langchain_memstore.graph_store import MemstoreGraphStore
 
         return MemstoreGraphStore
+    if name == "MemstoreCheckpointSaver":
+        from langchain_memstore.checkpoint import MemstoreCheckpointSaver
+
+        return MemstoreCheckpointSaver
     if name == "MemstoreVectorStore":
         # Vectors load numpy and the vector layer: import them only when someone asks.
         from langchain_memstore.vectorstore import MemstoreVectorStore

@@ -61,6 +61,12 @@ SECTIONS: list[tuple[str, str, list[str], str]] = [
         "Small durable state, TTLs and a cross-process lease (`exclusive_set`).",
     ),
     (
+        "Checkpoints",
+        "memstore",
+        ["CheckpointStore", "StoredCheckpoint", "CheckpointWrite", "Blob"],
+        "Workflow checkpoints (LangGraph's short-term memory): each value stored once per version.",
+    ),
+    (
         "Vectors",
         "memstore",
         ["VectorStore", "VectorCollection", "SearchResult", "SemanticStore"],
@@ -131,6 +137,7 @@ SECTIONS: list[tuple[str, str, list[str], str]] = [
             "LangChainEmbedder",
             "MemstoreByteStore",
             "MemstoreGraphStore",
+            "MemstoreCheckpointSaver",
             "ForeignDataError",
             "to_memstore",
             "from_memstore",

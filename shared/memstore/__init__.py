@@ -32,6 +32,7 @@ from memstore.models import Content, Message
 from memstore.records import DataField, Distance, KeyField, RecordDefinition, RecordMapper, VectorField
 from memstore.stores.buffer import BufferStore, CursorPage
 from memstore.stores.chat import Conversation, Platform
+from memstore.stores.checkpoints import Blob, CheckpointStore, CheckpointWrite, StoredCheckpoint
 from memstore.stores.conversations import ConversationManager, ConversationPage
 from memstore.stores.kv import KVStore, KVValue
 from memstore.stores.windows import TokenCounter, approximate_tokens
@@ -85,7 +86,10 @@ __all__ = [
     "MEMORY_URL",
     "And",
     "BackendError",
+    "Blob",
     "BufferStore",
+    "CheckpointStore",
+    "CheckpointWrite",
     "ConflictError",
     "Content",
     "Conversation",
@@ -122,6 +126,7 @@ __all__ = [
     "SearchResult",
     "SemanticStore",
     "SizedEmbedder",
+    "StoredCheckpoint",
     "TokenCounter",
     "UnsupportedOperation",
     "ValidationError",

@@ -16,13 +16,15 @@ from sqlalchemy.engine import URL
 from memstore._closing import Closing
 from memstore._sync import to_async
 from memstore._validate import check_text, mask_password
-from memstore.backends.memory import MemoryChatBackend, MemoryKVBackend
+from memstore.backends.memory import MemoryChatBackend, MemoryCheckpointBackend, MemoryKVBackend
 from memstore.backends.sql.chat import SqlChatBackend
+from memstore.backends.sql.checkpoints import SqlCheckpointBackend
 from memstore.backends.sql.database import Database
 from memstore.backends.sql.kv import SqlKVBackend
 from memstore.errors import UnsupportedOperation, ValidationError
 from memstore.stores.buffer import BufferStore
 from memstore.stores.chat import ChatBackend
+from memstore.stores.checkpoints import CheckpointBackend, CheckpointStore
 from memstore.stores.conversations import ConversationManager
 from memstore.stores.kv import KVBackend, KVStore
 
@@ -192,25 +194,31 @@ class Memstore(Closing):
 
     Stores hang off it: :attr:`kv` (key-value, with namespaces via :meth:`KVStore.namespace_store`),
     :meth:`buffer` (the messages of one conversation), :attr:`conversations` (platforms, conversations) and
-    :attr:`vectors` (vector collections, created on first use: chat- and KV-only code never loads Chroma).
+    :attr:`vectors` (vector collections, created on first use: chat- and KV-only code never loads Chroma) and
+    :attr:`checkpoints` (workflow checkpoints: what LangGraph's checkpointer keeps).
     """
 
     def __init__(self, url: str | URL = DEFAULT_URL, *, vectors: str | None = None) -> None:
         self.url = url
         kv_backend: KVBackend
         chat_backend: ChatBackend
+        checkpoint_backend: CheckpointBackend
         if isinstance(url, str) and url == MEMORY_URL:
             self.database: Database | None = None
             kv_backend = MemoryKVBackend()
             chat_backend = MemoryChatBackend()
+            checkpoint_backend = MemoryCheckpointBackend()
         else:
             self.database = Database(url)
             kv_backend = SqlKVBackend(self.database)
             chat_backend = SqlChatBackend(self.database)
+            checkpoint_backend = SqlCheckpointBackend(self.database)
         self.kv = KVStore(kv_backend)
         """The key-value store, in the ``"default"`` namespace."""
         self.conversations = ConversationManager(chat_backend)
         """Platforms and conversations, and messages across them."""
+        self.checkpoints = CheckpointStore(checkpoint_backend)
+        """Workflow checkpoints (LangGraph's short-term memory), on the same database."""
         try:
             self._vectors_choice = _choose_vectors(vectors, url, self.database)
         except ValidationError:

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from langchain_core.embeddings import DeterministicFakeEmbedding
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
-from langchain_memstore import MemstoreGraphStore
+from langchain_memstore import MemstoreCheckpointSaver, MemstoreGraphStore
 from memstore import HashingEmbedder, Memstore, Message, ValidationError
 
 
@@ -26,6 +28,20 @@ def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Memstore]:
         yield opened
 
 
+class _Count(TypedDict):
+    n: int
+
+
+def _run_graph(store: Memstore, thread_id: str) -> MemstoreCheckpointSaver:
+    builder = StateGraph(_Count)
+    builder.add_node("step", lambda state: {"n": state["n"] + 1})
+    builder.add_edge(START, "step")
+    builder.add_edge("step", END)
+    saver = MemstoreCheckpointSaver(store=store)
+    builder.compile(checkpointer=saver).invoke({"n": 0}, {"configurable": {"thread_id": thread_id}})
+    return saver
+
+
 def _user_data(store: Memstore, user: str, graph: MemstoreGraphStore) -> None:
     memory = store.memory(None, embedder=HashingEmbedder(dimensions=32), default_conversation_id=user)
     memory.add([Message("user", f"{user} loves sailing"), Message("assistant", f"noted for {user}")])
@@ -34,6 +50,7 @@ def _user_data(store: Memstore, user: str, graph: MemstoreGraphStore) -> None:
     store.buffer(f"{user}-side-chat").add_msg(Message("user", f"{user} side chat"))
     graph.put(("users", user), "prefs", {"text": f"{user} likes tea"})
     graph.put(("users", user, "notes"), "n1", {"text": f"{user} note"})
+    _run_graph(store, user)
 
 
 def _rows(store: Memstore, table: str, column: str, values: list[str]) -> int:
@@ -63,6 +80,10 @@ def test_forget_removes_everything_of_one_user_and_nothing_else(store: Memstore)
     assert report.messages == 4
     assert report.vectors == 3  # the memory indexed three of the four (the recall block is a plain buffer)
     assert report.kv_entries == 2
+    assert report.checkpoints == 3  # input, step, end
+    saver = MemstoreCheckpointSaver(store=store)
+    assert list(saver.list({"configurable": {"thread_id": "u42"}})) == []
+    assert len(list(saver.list({"configurable": {"thread_id": "u7"}}))) == 3
     remaining = store.conversations.list_conversation_ids("")
     assert not {"u42", "memstore:archive:u42", "memstore:recall:u42"} & set(remaining)
     assert "u42-side-chat" in remaining, "an exact id forgets that id, not every id it prefixes"
@@ -84,7 +105,7 @@ def test_forget_removes_everything_of_one_user_and_nothing_else(store: Memstore)
         assert _rows(store, keyword, "message_id", doomed) == 0
     # Forgetting again finds nothing left.
     again = store.forget("u42", kv_prefixes=graph.kv_prefixes(("users", "u42")))
-    assert (again.messages, again.vectors, again.kv_entries) == (0, 0, 0)
+    assert (again.messages, again.vectors, again.kv_entries, again.checkpoints) == (0, 0, 0, 0)
 
 
 def test_forget_by_prefix_and_its_async_twin(store: Memstore) -> None:

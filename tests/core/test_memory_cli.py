@@ -10,7 +10,19 @@ from pathlib import Path
 
 import pytest
 
-SUBCOMMANDS = ["stats", "search", "export", "import", "migrate", "backup", "restore", "delete", "prune"]
+SUBCOMMANDS = [
+    "stats",
+    "search",
+    "export",
+    "import",
+    "migrate",
+    "backup",
+    "restore",
+    "index",
+    "delete",
+    "prune",
+    "prune-threads",
+]
 
 
 def run(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -251,3 +263,59 @@ def test_index_search_and_export_cover_app_written_and_archived_history(
     assert sorted(exported) == ["k1", "k1", "memstore:archive:k1"]
     assert _main(db, "index") == 0
     assert "indexed 1 messages" in capsys.readouterr().out  # k2, the rest was indexed already
+
+
+def test_prune_threads_deletes_checkpoint_threads_idle_for_days(sql_url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from memstore import Memstore
+    from memstore.backends.sql.schema import checkpoints
+
+    with Memstore(sql_url) as store:
+        for thread_id in ["old-a", "old-b", "recent"]:
+            for checkpoint_id in ["c1", "c2"]:
+                store.checkpoints.put(
+                    thread_id,
+                    "",
+                    checkpoint_id,
+                    document=("json", b"{}"),
+                    channel_versions={"a": "1"},
+                    blobs={"a": ("1", ("str", b"x"))},
+                )
+        assert store.database is not None
+        with store.database.engine.begin() as conn:
+            long_ago = datetime.now(timezone.utc) - timedelta(days=40)
+            conn.execute(
+                sa.update(checkpoints)
+                .where(checkpoints.c.thread_id.like("old-%"))
+                .values(created_at=long_ago)
+            )
+            # A thread written to recently is not idle, however old its first checkpoint.
+            conn.execute(
+                sa.update(checkpoints)
+                .where(checkpoints.c.thread_id == "recent", checkpoints.c.checkpoint_id == "c1")
+                .values(created_at=long_ago)
+            )
+
+    dry = run("prune-threads", "--idle-days", "30", "--dry-run", url=sql_url)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines() == [
+        "old-a",
+        "old-b",
+        "2 threads idle for more than 30 days (dry run: nothing deleted)",
+    ]
+    assert run("prune-threads", "--idle-days", "50", url=sql_url).stdout.strip() == (
+        "deleted 0 threads idle for more than 50 days"
+    )
+    done = run("prune-threads", "--idle-days", "30", url=sql_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "deleted 2 threads idle for more than 30 days"
+    with Memstore(sql_url) as store:
+        assert sorted({c.thread_id for c in store.checkpoints.list()}) == ["recent"]
+        assert store.checkpoints.get("old-a") is None
+
+    assert run("prune-threads", "--idle-days", "-1", url=sql_url).returncode == 1
+    assert run("prune-threads", url=sql_url).returncode == 2
+    missing = run("prune-threads", "--idle-days", "1", url=f"sqlite:///{tmp_path / 'nope.db'}")
+    assert missing.returncode == 3
+    assert not (tmp_path / "nope.db").exists()

@@ -3,6 +3,7 @@
     memstore --url sqlite:///memstore_data/memstore.db stats
     memstore search "where does my sister live" -k 5
     memstore migrate --from langchain-sql sqlite:///old.db
+    memstore prune-threads --idle-days 30      # LangGraph checkpoint threads nobody touched in 30 days
 
 Exit codes: 0 success, 1 a memstore or backend error, 2 a usage error (argparse), 3 a missing file or
 database, 4 an operation this backend does not offer (e.g. ``backup`` on PostgreSQL: use ``pg_dump``).
@@ -112,6 +113,18 @@ def _parser() -> argparse.ArgumentParser:
 
     prune = commands.add_parser("prune", help="delete messages older than some days, with their index")
     prune.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="age in days")
+
+    threads = commands.add_parser(
+        "prune-threads", help="delete LangGraph checkpoint threads idle for more than some days"
+    )
+    threads.add_argument(
+        "--idle-days",
+        type=float,
+        required=True,
+        metavar="DAYS",
+        help="delete threads whose newest checkpoint is older than this",
+    )
+    threads.add_argument("--dry-run", action="store_true", help="list the idle threads, delete nothing")
     return parser
 
 
@@ -141,6 +154,9 @@ def _run(args: argparse.Namespace) -> int:
         if missing is not None:
             print(f"memstore: error: no database at {missing!r} (check --url)", file=sys.stderr)
             return EXIT_MISSING
+    if args.command == "prune-threads":  # checkpoints only: no memory, no embedder
+        with Memstore(args.url, vectors=args.vectors) as store:
+            return _prune_threads(args, store)
     embedder: Any = HashingEmbedder() if args.embedder == "hashing" else None
     with Memstore(args.url, vectors=args.vectors) as store:
         # -c names a conversation together with the ones adapters derive from it (LlamaIndex archives):
@@ -150,6 +166,19 @@ def _run(args: argparse.Namespace) -> int:
         memory = ConversationMemory(store, bound, embedder=embedder, collection=args.collection)
         scope = store.conversations.related_ids(args.conversation) if spans else None
         return _command(args, memory, scope)
+
+
+def _prune_threads(args: argparse.Namespace, store: Any) -> int:
+    """Retention of LangGraph threads: a thread is idle when its newest checkpoint is older than DAYS."""
+    if args.dry_run:
+        idle = store.checkpoints.idle_threads(args.idle_days)
+        for thread_id in idle:
+            print(thread_id)
+        print(f"{len(idle)} threads idle for more than {args.idle_days:g} days (dry run: nothing deleted)")
+    else:
+        deleted = store.checkpoints.delete_idle_threads(args.idle_days)
+        print(f"deleted {deleted} threads idle for more than {args.idle_days:g} days")
+    return 0
 
 
 def _shown(conversation_id: str) -> str:

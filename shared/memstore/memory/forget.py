@@ -143,6 +143,10 @@ def forget(
     _delete_conversations(store, targets, message_ids)
     backend = _vector_backend(store)
     vectors = 0 if backend is None or not message_ids else _delete_vectors(backend, message_ids)
-    checkpoints = 0
+    checkpoints = (
+        store.checkpoints.delete_by_prefix(subject)
+        if prefix
+        else store.checkpoints.delete_threads([subject, *targets])
+    )
     kv_entries = _delete_kv(store, backend, kv_prefixes or {})
     return ForgetReport(targets, len(message_ids), vectors, checkpoints, kv_entries)

@@ -31,7 +31,8 @@ from sqlalchemy.dialects.postgresql import JSON
 
 from memstore._validate import dumps
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: conversations, messages, KV, vectors, keyword search. 2: adds the three checkpoint tables."""
 
 metadata = MetaData()
 
@@ -229,4 +230,62 @@ memory_pending = Table(
     Column("collection", Text, nullable=False),
     Column("message_id", Text, nullable=False),
     PrimaryKeyConstraint("collection", "message_id", name="pk_memstore_memory_pending"),
+)
+
+
+# -- checkpoints (LangGraph's short-term memory; docs/architecture.md, D15)
+# A checkpoint row holds no channel values: each value is a blob stored once per (thread, namespace,
+# channel, version), and a checkpoint names the version of each of its channels in ``channel_versions``.
+
+checkpoints = Table(
+    "memstore_checkpoints",
+    metadata,
+    Column("thread_id", Text, nullable=False),
+    Column("checkpoint_ns", Text, nullable=False),
+    Column("checkpoint_id", Text, nullable=False),
+    Column("parent_id", Text, nullable=True),
+    # metadata["run_id"] when it is a str: what delete_runs matches (indexed).
+    Column("run_id", Text, nullable=True),
+    Column("type", Text, nullable=False),
+    # The serialised checkpoint without its channel values.
+    Column("document", LargeBinary, nullable=False),
+    # {channel: version}: which blob holds each channel's value at this checkpoint.
+    Column("channel_versions", JsonDocument(), nullable=False),
+    Column("metadata", JsonDocument(), nullable=False),
+    # When this row was stored: retention deletes threads whose newest checkpoint is old.
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("thread_id", "checkpoint_ns", "checkpoint_id", name="pk_memstore_checkpoints"),
+    Index("ix_memstore_checkpoints_run", "run_id"),
+)
+
+checkpoint_blobs = Table(
+    "memstore_checkpoint_blobs",
+    metadata,
+    Column("thread_id", Text, nullable=False),
+    Column("checkpoint_ns", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    # NULL type and value: the channel was empty at this version.
+    Column("type", Text, nullable=True),
+    Column("value", LargeBinary, nullable=True),
+    PrimaryKeyConstraint(
+        "thread_id", "checkpoint_ns", "channel", "version", name="pk_memstore_checkpoint_blobs"
+    ),
+)
+
+checkpoint_writes = Table(
+    "memstore_checkpoint_writes",
+    metadata,
+    Column("thread_id", Text, nullable=False),
+    Column("checkpoint_ns", Text, nullable=False),
+    Column("checkpoint_id", Text, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("task_path", Text, nullable=False),
+    PrimaryKeyConstraint(
+        "thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx", name="pk_memstore_checkpoint_writes"
+    ),
 )
