@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from memstore.memory import ConversationMemory, ScoredMessage
     from memstore.memory.forget import ForgetReport
     from memstore.stores.semantic import SemanticStore
-    from memstore.stores.vectors import SearchResult, VectorCollection, VectorStore
+    from memstore.stores.vectors import LazyCollection, SearchResult, VectorCollection, VectorStore
 
 __version__ = "0.1.0"
 
@@ -66,6 +66,7 @@ _LAZY = {
     "MiniLMEmbedder": "memstore.embeddings",
     "get_default_embedder": "memstore.embeddings",
     "SemanticStore": "memstore.stores.semantic",
+    "LazyCollection": "memstore.stores.vectors",
     "SearchResult": "memstore.stores.vectors",
     "VectorCollection": "memstore.stores.vectors",
     "VectorStore": "memstore.stores.vectors",
@@ -110,6 +111,7 @@ __all__ = [
     "KVStore",
     "KVValue",
     "KeyField",
+    "LazyCollection",
     "Memstore",
     "MemstoreError",
     "Message",

@@ -552,6 +552,27 @@ class ChromaVectorBackend:
 
         self._run(spec, "delete", work)
 
+    def delete_where(self, spec: CollectionSpec, where: Filter | None) -> int:
+        """Counts the matches, then one ``delete(where=...)`` (every id, in batches, without a filter).
+        Chroma has no transaction: a record written between the two calls may be deleted uncounted."""
+        translated = True if where is None else to_chroma_where(where)
+
+        def work(handle: Any) -> int:
+            if translated is False:
+                handle.count()  # still report a missing collection
+                return 0
+            if translated is True:
+                ids = list(handle.get(include=[])["ids"])
+                for part in self._chunks(len(ids)):
+                    handle.delete(ids=ids[part])
+                return len(ids)
+            count = len(handle.get(where=translated, include=[])["ids"])
+            if count:
+                handle.delete(where=translated)
+            return count
+
+        return self._run(spec, "delete_where", work)
+
     def count(self, spec: CollectionSpec, where: Filter | None) -> int:
         translated = True if where is None else to_chroma_where(where)
 
@@ -622,6 +643,28 @@ class ChromaVectorBackend:
             return hits
 
         return self._run(spec, "search", work)
+
+    def score(self, spec: CollectionSpec, query: Vector, keys: Sequence[str]) -> dict[str, float]:
+        """The keys' embeddings read by id (in batches, nothing else included), scored in numpy float64
+        exactly as the exact backends score: not Chroma's own (float32, approximate) distances."""
+        from memstore.backends.exact import exact_scores
+
+        metric = spec.definition.vector.distance
+
+        def work(handle: Any) -> dict[str, float]:
+            found: list[str] = []
+            blocks: list[Any] = []
+            for part in self._chunks(len(keys)):
+                result = handle.get(ids=list(keys[part]), include=["embeddings"])
+                if len(result["ids"]):
+                    found.extend(result["ids"])
+                    blocks.append(np.asarray(result["embeddings"], dtype=np.float32))
+            if not found:
+                return {}
+            scores = exact_scores(np.concatenate(blocks), query, metric)
+            return dict(zip(found, scores.tolist(), strict=True))
+
+        return self._run(spec, "score", work)
 
     def close(self) -> None:
         with self._lock:

@@ -35,7 +35,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 import numpy as np
@@ -50,6 +50,7 @@ from memstore.records import RecordDefinition, RecordMapper, VectorField, defaul
 __all__ = [
     "CollectionSpec",
     "Key",
+    "LazyCollection",
     "NamePolicy",
     "SearchResult",
     "StaleCollectionError",
@@ -200,6 +201,9 @@ class VectorBackend(Protocol):
     def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
         """Delete ``keys`` (unique); missing keys are ignored."""
 
+    def delete_where(self, spec: CollectionSpec, where: Filter | None) -> int:
+        """Delete the records matching ``where`` (every record if None; the collection stays); how many."""
+
     def count(self, spec: CollectionSpec, where: Filter | None) -> int:
         """How many records the collection holds, or how many match ``where``."""
 
@@ -219,6 +223,11 @@ class VectorBackend(Protocol):
         self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool
     ) -> list[tuple[StoredRecord, float]]:
         """Up to ``top_k`` records matching ``where``, best first, with their scores."""
+
+    def score(self, spec: CollectionSpec, query: Vector, keys: Sequence[str]) -> dict[str, float]:
+        """The exact score of each stored record among ``keys`` (unique) against ``query``, in float64 by
+        :func:`memstore.backends.exact.exact_scores`; missing keys are left out. Backends holding the vectors
+        in memory score them in place (no record is read or decoded)."""
 
     def close(self) -> None:
         """Release clients and caches. Idempotent."""
@@ -569,6 +578,18 @@ class VectorCollection(Generic[T]):
 
         self._current(work)
 
+    def delete_where(self, filter: Filter | Mapping[str, Any] | None) -> int:
+        """Delete every record matching ``filter`` (as in :meth:`search`); returns how many were deleted.
+
+        ``None`` deletes every record and keeps the collection (other handles on it stay valid, its
+        definition stays). One backend call, no record read into Python: SQL is one ``DELETE`` in one
+        transaction, memory one pass under its lock; Chroma counts, then deletes by its ``where`` (no
+        transaction: a record written in between may be deleted without being counted).
+        """
+        return self._current(
+            lambda spec: self._backend.delete_where(spec, check_where(filter, spec.definition, self.name))
+        )
+
     def count(self, *, filter: Filter | Mapping[str, Any] | None = None) -> int:
         """How many records the collection holds, or how many match ``filter`` (as in :meth:`search`)."""
         return self._current(
@@ -615,36 +636,46 @@ class VectorCollection(Generic[T]):
 
         return self._current(work)
 
+    def scores(self, vector: Sequence[float] | npt.ArrayLike, keys: Iterable[Key]) -> dict[Key, float]:
+        """The exact score of each record among ``keys`` against ``vector``, ``{key: score}`` in the order
+        asked; missing keys are left out.
+
+        Unlike :meth:`search`, which on Chroma walks an approximate (HNSW) index and can miss a record (an
+        exact duplicate of the query among many equal vectors, for one), every given record is scored, in
+        float64, as the exact backends score their hits. The SQL and memory backends score in place from
+        the matrix they hold (a numpy gather: no record is read); Chroma reads the keys' vectors. Use it when
+        the candidates are known and recall must be total.
+        """
+        asked = list(keys)
+
+        def work(spec: CollectionSpec) -> dict[Key, float]:
+            definition = spec.definition
+            query = check_vector(vector, definition.vector, "query vector")
+            wanted = list(dict.fromkeys(encode_key(key, definition) for key in asked))
+            found = self._backend.score(spec, query, wanted) if wanted else {}
+            return {decode_key(key, definition): found[key] for key in wanted if key in found}
+
+        return self._current(work)
+
     def score_batch(
         self, vector: Sequence[float] | npt.ArrayLike, keys: Iterable[Key], *, include_vectors: bool = False
     ) -> list[SearchResult[T]]:
         """The records with ``keys`` scored exactly against ``vector``, best first (ties by key).
 
-        Unlike :meth:`search`, which on Chroma walks an approximate (HNSW) index and can miss a record (an
-        exact duplicate of the query among many equal vectors, for one), this reads the given records'
-        vectors and scores every one in float64, as the exact backends score their hits. Use it when the
-        candidates are known and recall must be total; it costs one read of those vectors. Missing keys are
-        left out.
+        The scores are :meth:`scores`'; the records are then read by key (a record deleted in between is
+        left out, as are missing keys). Prefer :meth:`scores` when the keys are all you need.
         """
-        from memstore.backends.exact import exact_scores
-
         asked = list(keys)
 
         def work(spec: CollectionSpec) -> list[SearchResult[T]]:
             definition = spec.definition
             query = check_vector(vector, definition.vector, "query vector")
             wanted = list(dict.fromkeys(encode_key(key, definition) for key in asked))
-            found = self._backend.get(spec, wanted, True) if wanted else []
-            pairs = [(record, record.vector) for record in found if record.vector is not None]
-            if not pairs:
-                return []
-            scores = exact_scores(np.stack([v for _, v in pairs]), query, definition.vector.distance)
-            ranked = sorted(zip(scores.tolist(), (r for r, _ in pairs), strict=True), key=_best_first)
-            shown = (record if include_vectors else replace(record, vector=None) for _, record in ranked)
-            return [
-                SearchResult(self._from_stored(definition, record), score)
-                for (score, _), record in zip(ranked, shown, strict=True)
-            ]
+            scores = self._backend.score(spec, query, wanted) if wanted else {}
+            scored = [key for key in wanted if key in scores]
+            found = self._backend.get(spec, scored, include_vectors) if scored else []
+            ranked = sorted(((scores[record.key], record) for record in found), key=_best_first)
+            return [SearchResult(self._from_stored(definition, record), score) for score, record in ranked]
 
         return self._current(work)
 
@@ -658,13 +689,141 @@ class VectorCollection(Generic[T]):
     aget_batch = to_async(get_batch)
     adelete = to_async(delete)
     adelete_batch = to_async(delete_batch)
+    adelete_where = to_async(delete_where)
     acount = to_async(count)
     ascan = to_async_iter(scan)
     asearch = to_async(search)
+    ascores = to_async(scores)
     ascore_batch = to_async(score_batch)
 
     def __repr__(self) -> str:
         return f"VectorCollection({self.name!r}, backend={self._backend.kind!r})"
+
+
+class LazyCollection:
+    """A collection opened on first use and created by the first write: the lifecycle adapters share.
+
+    Get it from :meth:`VectorStore.lazy_collection`. :meth:`read` runs work on the collection, or returns a
+    default if it does not exist (reads create nothing); :meth:`write` creates it first if needed. The
+    checked handle is kept, and a collection deleted elsewhere since (another handle, another process) is
+    looked up again once: a read then finds nothing, a write creates it anew. Records are dicts.
+
+    ``definition`` is a :class:`~memstore.records.RecordDefinition`, or a layout ``dimensions ->
+    RecordDefinition`` when the vector size comes from the first write (an embedding's size): an existing
+    collection is then adopted at its own size, and must have that layout, else ``refuse(message)`` is
+    raised (:class:`~memstore.errors.ConflictError` by default; an adapter whose framework expects a
+    ``ValueError`` passes ValidationError).
+    """
+
+    def __init__(
+        self,
+        store: VectorStore,
+        name: str,
+        definition: RecordDefinition | Callable[[int], RecordDefinition],
+        *,
+        refuse: Callable[[str], Exception] = ConflictError,
+    ) -> None:
+        store.storage_name(name)  # a bad name fails here, not at first use
+        self._store = store
+        self.name = name
+        self._definition = definition
+        self._refuse = refuse
+        self._handle: VectorCollection[dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> VectorCollection[dict[str, Any]] | None:
+        """The collection (its stored definition checked), or None if it does not exist: creates nothing."""
+        with self._lock:
+            if self._handle is not None:
+                return self._handle
+        if isinstance(self._definition, RecordDefinition):
+            handle = self._store.get_collection(self.name, self._definition)
+            try:
+                handle._spec()
+            except NotFoundError:
+                return None
+        else:
+            try:
+                stored = self._store.get_collection(self.name)._spec()
+            except NotFoundError:
+                return None
+            expected = self._definition(stored.definition.vector.dimensions)
+            if stored.definition != expected:
+                raise self._refuse(
+                    f"collection {self.name!r} exists with another layout or distance: "
+                    f"{dumps(stored.definition.to_json())}"
+                )
+            handle = self._store.get_collection(self.name, expected)
+            handle._accept(stored)
+        with self._lock:
+            self._handle = handle
+        return handle
+
+    def create(self, dimensions: int | None = None) -> VectorCollection[dict[str, Any]]:
+        """The collection, created if it does not exist; ``dimensions`` sizes it when the definition is a
+        layout (ignored otherwise: an existing collection keeps its size)."""
+        handle = self.open()
+        if handle is not None:
+            return handle
+        if isinstance(self._definition, RecordDefinition):
+            definition = self._definition
+        else:
+            if dimensions is None:
+                raise ValidationError(f"creating collection {self.name!r} needs the vector dimensions")
+            definition = self._definition(dimensions)
+        handle = self._store.get_collection(self.name, definition)
+        handle.create_if_not_exists()
+        with self._lock:
+            self._handle = handle
+        return handle
+
+    def forget(self) -> None:
+        """Drop the kept handle: the next call looks the collection up again."""
+        with self._lock:
+            self._handle = None
+
+    def _retry(
+        self,
+        work: Callable[[VectorCollection[dict[str, Any]]], _R],
+        missing: Callable[[], _R] | None,
+        dimensions: int | None,
+    ) -> _R:
+        for attempt in range(2):
+            handle = self.open() if missing is not None else self.create(dimensions)
+            if handle is None:
+                assert missing is not None
+                return missing()
+            try:
+                return work(handle)
+            except NotFoundError:  # deleted elsewhere since we opened it
+                self.forget()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def read(self, work: Callable[[VectorCollection[dict[str, Any]]], _R], missing: _R) -> _R:
+        """``work(collection)``, or ``missing`` if the collection does not exist."""
+        return self._retry(work, lambda: missing, None)
+
+    def write(
+        self, work: Callable[[VectorCollection[dict[str, Any]]], _R], dimensions: int | None = None
+    ) -> _R:
+        """``work(collection)``, the collection created first if needed (see :meth:`create`)."""
+        return self._retry(work, None, dimensions)
+
+    def delete_collection(self) -> bool:
+        """Delete the collection and its records (the next write creates it again); False if none."""
+        self.forget()
+        return self._store.get_collection(self.name).delete_collection()
+
+    aopen = to_async(open)
+    acreate = to_async(create)
+    aread = to_async(read)
+    awrite = to_async(write)
+    adelete_collection = to_async(delete_collection)
+
+    def __repr__(self) -> str:
+        return f"LazyCollection({self.name!r}, backend={self._store.backend.kind!r})"
 
 
 class VectorStore:
@@ -729,6 +888,17 @@ class VectorStore:
             )
         chosen = mapper if mapper is not None else default_mapper(record_type, definition)
         return VectorCollection(self._backend, name, storage_name, definition, chosen)
+
+    def lazy_collection(
+        self,
+        name: str,
+        definition: RecordDefinition | Callable[[int], RecordDefinition],
+        *,
+        refuse: Callable[[str], Exception] = ConflictError,
+    ) -> LazyCollection:
+        """A :class:`LazyCollection` on ``name``: opened on first use, created by the first write, looked up
+        again after an external delete (no I/O here)."""
+        return LazyCollection(self, name, definition, refuse=refuse)
 
     def list_collection_names(self) -> list[str]:
         """The names of every collection in the backend, sorted."""

@@ -93,6 +93,15 @@ class MemoryVectorBackend:
             for key in keys:
                 collection.data.pop(key, None)
 
+    def delete_where(self, spec: CollectionSpec, where: Filter | None) -> int:
+        with self._lock:
+            collection = self._get(spec)
+            keys = [key for key, data in collection.data.items() if where is None or matches(where, data)]
+            collection.index.delete(keys)
+            for key in keys:
+                del collection.data[key]
+            return len(keys)
+
     def count(self, spec: CollectionSpec, where: Filter | None) -> int:
         with self._lock:
             data = self._get(spec).data
@@ -129,6 +138,10 @@ class MemoryVectorBackend:
                 candidates = [key for key, data in collection.data.items() if matches(where, data)]
             hits = collection.index.search(query, top_k, candidates)
             return [(self._record(collection, key, include_vectors), score) for key, score in hits]
+
+    def score(self, spec: CollectionSpec, query: Vector, keys: Sequence[str]) -> dict[str, float]:
+        with self._lock:
+            return self._get(spec).index.score(keys, query)
 
     def close(self) -> None:
         """Nothing to release: the data lives as long as this backend object."""

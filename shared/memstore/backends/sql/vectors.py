@@ -201,6 +201,22 @@ class SqlVectorBackend:
         version, uid = self._db.run(work, write=True, operation="vectors.delete")
         self._after_write(spec, uid, version, lambda cache: cache.delete(keys))
 
+    def delete_where(self, spec: CollectionSpec, where: Filter | None) -> int:
+        """One ``DELETE ... RETURNING key`` in the version-bumping transaction: the keys returned keep this
+        process's cache exact, and the bumped version tells other processes' caches to catch up."""
+        matching = delete(records_table).where(records_table.c.collection == spec.name)
+        if where is not None:
+            matching = matching.where(compile_filter(where, records_table.c.data, self._db.backend_name))
+        statement = matching.returning(records_table.c.key)
+
+        def work(conn: Connection) -> tuple[int, str, list[str]]:
+            version, uid = self._bump(conn, spec)
+            return version, uid, list(conn.execute(statement).scalars())
+
+        version, uid, keys = self._db.run(work, write=True, operation="vectors.delete_where")
+        self._after_write(spec, uid, version, lambda cache: cache.delete(keys))
+        return len(keys)
+
     def _after_write(self, spec: CollectionSpec, uid: str, version: int, change: Any) -> None:
         # Apply our committed write to the cache only if the cache was exactly one version behind; otherwise
         # another writer came in between and the next search catches up from the table.
@@ -313,6 +329,19 @@ class SqlVectorBackend:
                 return [(cache.record(key, include_vectors), score) for key, score in hits]
 
         return self._db.run(work, write=False, operation="vectors.search")
+
+    def score(self, spec: CollectionSpec, query: Vector, keys: Sequence[str]) -> dict[str, float]:
+        """Scores from the cached matrix (brought current as a search does): one indexed read of the
+        collection's version, then a numpy gather of the keys' rows; no record row is read."""
+
+        def work(conn: Connection) -> dict[str, float]:
+            uid, version = self._require(conn, spec)
+            cache = self._cache(spec, uid)
+            with cache.lock:
+                self._refresh(conn, spec, cache, version)
+                return cache.index.score(keys, query)
+
+        return self._db.run(work, write=False, operation="vectors.score")
 
     # -- the cache ----------------------------------------------------------------------------------------
 
