@@ -51,7 +51,8 @@ from langchain_memstore.errors import ForeignDataError
 from memstore import KVStore, KVValue, ValidationError, as_embedder
 
 if typing.TYPE_CHECKING:
-    from memstore import VectorCollection
+    from memstore import LazyCollection
+    from memstore.stores.vectors import Key
 
 __all__ = ["DEFAULT_KV_NAMESPACE", "DEFAULT_SWEEP_INTERVAL_MINUTES", "MemstoreGraphStore"]
 
@@ -151,7 +152,7 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         self.index_config = index_config
         self.embeddings: Embeddings | None = embeddings
         self._fields = fields
-        self._vectors: VectorCollection[dict[str, Any]] | None = None
+        self._vectors: LazyCollection | None = None
         self._vectors_lock = threading.Lock()
         self._sweeper: concurrent.futures.Future[None] | None = None
         self._sweeper_stop = threading.Event()
@@ -279,36 +280,29 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         for index, (minutes, records) in enumerate(groups.items()):
             seconds = None if minutes is None else minutes * 60
             self._kv.write(records, deletes if index == 0 else (), ttl=seconds)
-        if stale:
+        vectors = self._index()
+        if stale and vectors is not None:
             # After the item write: vectors no entry lists never match, so a failure here is harmless.
-            collection = self._collection(create=False)
-            if collection is not None:
-                collection.delete_batch(stale)
+            vectors.read(lambda collection: collection.delete_batch(stale), None)
 
     # -- semantic search ------------------------------------------------------------------------------------
 
-    def _collection(self, *, create: bool) -> VectorCollection[dict[str, Any]] | None:
-        """The index collection (created if ``create``); None without an index or before the first vector."""
+    def _index(self) -> LazyCollection | None:
+        """The index collection (opened on first use, created by the first vector); None without an index."""
         if self.index_config is None:
             return None
         with self._vectors_lock:
-            if self._vectors is not None:
-                return self._vectors
-            from memstore import DataField, KeyField, RecordDefinition, VectorField, VectorStore
+            if self._vectors is None:
+                from memstore import DataField, KeyField, RecordDefinition, VectorField, VectorStore
 
-            vectors = VectorStore(self._store.vectors.backend, names="sanitize")
-            definition = RecordDefinition(
-                KeyField("id"),
-                VectorField("embedding", dimensions=self.index_config["dims"], distance="cosine"),
-                [DataField("ns", filterable=True), DataField("entry"), DataField("path")],
-            )
-            collection = vectors.get_collection(f"{self.kv_namespace}.index", definition)
-            if create:
-                collection.create_if_not_exists()
-            elif not collection.exists():
-                return None
-            self._vectors = collection
-            return collection
+                definition = RecordDefinition(
+                    KeyField("id"),
+                    VectorField("embedding", dimensions=self.index_config["dims"], distance="cosine"),
+                    [DataField("ns", filterable=True), DataField("entry"), DataField("path")],
+                )
+                vectors = VectorStore(self._store.vectors.backend, names="sanitize")
+                self._vectors = vectors.lazy_collection(f"{self.kv_namespace}.index", definition)
+            return self._vectors
 
     def _texts_to_embed(self, upserts: list[PutOp], keys: list[str]) -> dict[str, list[tuple[str, str]]]:
         """Entry key -> [(path, text)] for the items to embed (picked as LangGraph's stores pick them)."""
@@ -348,9 +342,9 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             }
             for (key, path, _), vector in zip(flat, vectors, strict=True)
         ]
-        collection = self._collection(create=True)
-        assert collection is not None
-        collection.upsert_batch(records)
+        index = self._index()
+        assert index is not None
+        index.write(lambda collection: collection.upsert_batch(records))
 
     def _embed_queries(self, ops: list[Op]) -> dict[str, list[float]]:
         if self.embeddings is None:
@@ -364,7 +358,7 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         """Every live item under the prefix that passes the filter: scored first, then the unscored.
 
         As LangGraph's ``InMemoryStore`` does, each candidate is scored exactly by the best cosine of the
-        vectors it lists (:meth:`memstore.VectorCollection.score_batch`), not by an approximate top-k search:
+        vectors it lists (:meth:`memstore.VectorCollection.scores`), not by an approximate top-k search:
         an ANN index can miss an item (Chroma's HNSW loses an exact duplicate of the query among 200 equal
         vectors), and a top-k pool cut off before an item leaves it neither scored nor in the tail. A vector
         its item no longer lists (left behind when an expired item was put again) is never read, and an item
@@ -373,10 +367,13 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         candidates = self._candidates(op)
         owners = {_vector_key(entry.key, path): entry.key for entry in candidates for path in entry.paths}
         best: dict[str, float] = {}
-        collection = self._collection(create=False) if owners and op.limit > 0 else None
-        if collection is not None:
-            for hit in collection.score_batch(vector, list(owners)):
-                best.setdefault(owners[str(hit.record["id"])], hit.score)  # hits come best first
+        index = self._index() if owners and op.limit > 0 else None
+        if index is not None:
+            nothing: dict[Key, float] = {}
+            scores = index.read(lambda collection: collection.scores(vector, list(owners)), nothing)
+            for key, score in scores.items():
+                entry = owners[str(key)]
+                best[entry] = max(score, best.get(entry, score))
         # Equal scores keep the order InMemoryStore gives them (insertion: oldest first); unscored items
         # follow in the order of a plain search (most recently updated first).
         scored = sorted(

@@ -37,7 +37,6 @@ collection is reopened with the same definition (another definition raises
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -51,7 +50,7 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from langchain_memstore.embeddings import MemstoreEmbeddings
 from langchain_memstore.errors import ForeignDataError
-from memstore import DataField, KeyField, NotFoundError, RecordDefinition, ValidationError, VectorField
+from memstore import DataField, KeyField, RecordDefinition, ValidationError, VectorField
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range, parse_filter
 from memstore.records import DISTANCES, Distance
 from memstore.stores.vectors import SearchResult, VectorCollection
@@ -175,16 +174,17 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         else:
             self._store, self._owns_store = open_store(store)
         try:
-            # Validates the name now (no I/O): a bad collection name fails here, not on the first write.
-            self._store.vectors.storage_name(collection_name)
+            # No I/O; a bad collection name fails here, not on the first write. Opened on first use, created
+            # by the first write (sized by its vectors), looked up again if deleted elsewhere.
+            self._collection = self._store.vectors.lazy_collection(
+                collection_name, lambda dimensions: _definition(dimensions, distance)
+            )
         except BaseException:
             self.close()
             raise
         self.collection_name = collection_name
         self.distance: Distance = distance
         self._embedding = embedding
-        self._collection: VectorCollection[_Record] | None = None
-        self._lock = threading.Lock()
 
     @property
     def embeddings(self) -> Embeddings:
@@ -192,54 +192,14 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
 
     # -- the collection ---------------------------------------------------------------------------------
 
-    def _existing(self) -> VectorCollection[_Record] | None:
-        """The collection if it exists (its stored definition checked against ours), else None."""
-        with self._lock:
-            if self._collection is not None:
-                return self._collection
-        handle = self._store.vectors.get_collection(self.collection_name)
-        if not handle.exists():
-            return None
-        stored = handle.definition
-        expected = _definition(stored.vector.dimensions, self.distance)
-        collection = self._store.vectors.get_collection(self.collection_name, expected)
-        collection.count()  # checks the stored definition (ConflictError if another layout or distance)
-        with self._lock:
-            self._collection = collection
-        return collection
-
-    def _for_write(self, dimensions: int) -> VectorCollection[_Record]:
-        collection = self._existing()
-        if collection is None:
-            collection = self._store.vectors.get_collection(
-                self.collection_name, _definition(dimensions, self.distance)
-            )
-            collection.create_if_not_exists()
-            with self._lock:
-                self._collection = collection
-        return collection
-
-    def _forget(self) -> None:
-        with self._lock:
-            self._collection = None
-
     def _on_collection(
         self, work: Callable[[VectorCollection[_Record]], _R], missing: _R, dimensions: int | None = None
     ) -> _R:
-        """``work`` on the collection (created for a write of ``dimensions``), or ``missing`` if there is
-        none to read. A collection deleted by another store or process since this one cached it is looked up
-        again once: reads then find nothing, a write creates it anew."""
-        for attempt in range(2):
-            collection = self._existing() if dimensions is None else self._for_write(dimensions)
-            if collection is None:
-                return missing
-            try:
-                return work(collection)
-            except NotFoundError:
-                self._forget()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        """``work`` on the collection (created, sized ``dimensions``, for a write), or ``missing`` if there is
+        none to read (:class:`memstore.LazyCollection`: a collection deleted elsewhere is looked up again)."""
+        if dimensions is None:
+            return self._collection.read(work, missing)
+        return self._collection.write(work, dimensions)
 
     # -- records and documents --------------------------------------------------------------------------
 
@@ -336,8 +296,7 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         ``ids=None`` deletes the whole collection (it is created again by the next write).
         """
         if ids is None:
-            self._forget()
-            self._store.vectors.get_collection(self.collection_name).delete_collection()
+            self._collection.delete_collection()
             return True
         if ids:
             self._on_collection(lambda collection: collection.delete_batch(list(ids)), None)
