@@ -25,6 +25,7 @@ different answer.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -44,12 +45,11 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
-from llamaindex_memstore._plan import Call, Plan, run_async, run_sync
 from llamaindex_memstore._store import StoreArg, StoreModel
-from memstore import Memstore, NotFoundError, ValidationError
+from memstore import LazyCollection, Memstore, ValidationError
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range
 from memstore.records import DataField, KeyField, RecordDefinition, VectorField
-from memstore.stores.vectors import MAX_TOP_K, VectorCollection
+from memstore.stores.vectors import MAX_TOP_K, Key, VectorCollection
 
 __all__ = ["DEFAULT_COLLECTION_NAME", "MemstoreVectorStore", "to_memstore_filter"]
 
@@ -178,6 +178,44 @@ def _to_node(record: dict[str, Any]) -> BaseNode:
     return node
 
 
+_Collection = VectorCollection[dict[str, Any]]
+_Work = Callable[[_Collection], T]
+_EMPTY = VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+
+
+def _upsert(records: list[dict[str, Any]]) -> _Work[list[Key]]:
+    return lambda collection: collection.upsert_batch(records)
+
+
+def _delete_where(where: Filter | None) -> _Work[int]:
+    return lambda collection: collection.delete_where(where)
+
+
+def _deleting(node_ids: list[str] | None, filters: MetadataFilters | None) -> _Work[int]:
+    """Ids alone: a delete by key; otherwise one ``delete_where`` (ids and filters together)."""
+    where = to_memstore_filter(filters)
+    if node_ids is not None and where is None:
+        ids = list(node_ids)
+
+        def by_key(collection: _Collection) -> int:
+            if ids:
+                collection.delete_batch(ids)
+            return len(ids)
+
+        return by_key
+    return _delete_where(_all_of(None if node_ids is None else In("node_id", list(node_ids)), where))
+
+
+def _getting(node_ids: list[str] | None, filters: MetadataFilters | None) -> _Work[list[BaseNode]]:
+    """Ids alone: one read by key; otherwise a filtered scan (pages of the core's size, no cap)."""
+    where = to_memstore_filter(filters)
+    if node_ids is not None and where is None:
+        ids = list(node_ids)
+        return lambda collection: [_to_node(record) for record in (collection.get_batch(ids) if ids else [])]
+    where = _all_of(None if node_ids is None else In("node_id", list(node_ids)), where)
+    return lambda collection: [_to_node(record) for record in collection.scan(filter=where)]
+
+
 class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
     """A LlamaIndex vector store whose nodes live in a memstore vector collection.
 
@@ -202,7 +240,7 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
         default=20, description="mmr mode ranks the best similarity_top_k * factor candidates (at most 10000)"
     )
 
-    _collection: VectorCollection[dict[str, Any]] | None = PrivateAttr(default=None)
+    _lazy: LazyCollection | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -247,183 +285,101 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
 
     # -- the collection -----------------------------------------------------------------------------------
 
-    def _open(self, dimensions: int | None) -> Plan[VectorCollection[dict[str, Any]] | None]:
-        """The collection handle, or None if the collection does not exist.
-
-        Only ``add`` passes ``dimensions`` (those of its first node): then a missing collection is created,
-        sized by ``dimensions=`` if given, else by the node. Reads never create anything.
-        """
-        if self._collection is not None:
-            return self._collection
-        vectors = self._store.vectors
-        if dimensions is None:
-            definition = None if self.dimensions is None else _definition(self.dimensions, self.distance)
-            handle = vectors.get_collection(self.collection_name, definition)
-            try:
-                # Reads and checks the stored definition through the core (its a-twin when async).
-                yield Call(handle, "count")
-            except NotFoundError:
-                return None
-            stored = handle.definition  # checked and cached by the call above: no I/O here
-            if stored != _definition(stored.vector.dimensions, self.distance):
-                raise ValidationError(
-                    f"collection {self.collection_name!r} exists with another layout or distance: "
-                    f"{stored.to_json()}"
-                )
-        else:
-            dims = self.dimensions if self.dimensions is not None else dimensions
-            handle = vectors.get_collection(self.collection_name, _definition(dims, self.distance))
-            yield Call(handle, "create_if_not_exists")
-        self._collection = handle
-        return handle
-
-    def _fresh(self, plan: Callable[..., Plan[T]], *args: Any) -> Plan[T]:
-        """Run ``plan(*args)``; if the cached collection was deleted by another store or process since
-        (NotFoundError), look it up again and run the plan once more: reads find nothing, writes create it."""
-        try:
-            return (yield from plan(*args))
-        except NotFoundError:
-            if self._collection is None:
-                raise
-            self._collection = None
-            return (yield from plan(*args))
-
-    def _probe(self, collection: VectorCollection[dict[str, Any]]) -> list[float]:
-        return [1.0] * collection.definition.vector.dimensions
-
-    def _matching(self, where: Filter | None, include_vectors: bool = False) -> Plan[list[dict[str, Any]]]:
-        """Every record matching ``where``: a filtered search with a probe vector (the core has no scan)."""
-        collection = yield from self._open(None)
-        if collection is None:
-            return []
-        total = yield Call(collection, "count", (), {"filter": where})
-        if total > MAX_TOP_K:
-            raise ValidationError(
-                f"{total} nodes match, more than {MAX_TOP_K}; memstore's vector collections have no filtered "
-                "scan, so this operation is limited to that many"
+    @property
+    def _vectors(self) -> LazyCollection:
+        """The collection, opened on first use and created by the first ``add`` (sized by ``dimensions=``
+        if given, else by its first node); reads create nothing, and a collection deleted elsewhere is looked
+        up again (:class:`memstore.LazyCollection`)."""
+        if self._lazy is None:
+            distance = self.distance
+            layout: RecordDefinition | Callable[[int], RecordDefinition]
+            if self.dimensions is None:
+                layout = functools.partial(_definition, distance=distance)
+            else:
+                layout = _definition(self.dimensions, distance)
+            # A collection of another layout is a ValueError, as LlamaIndex integrations raise.
+            self._lazy = self._store.vectors.lazy_collection(
+                self.collection_name, layout, refuse=ValidationError
             )
-        if not total:
-            return []
-        hits = yield Call(
-            collection,
-            "search",
-            (self._probe(collection), total),
-            {"filter": where, "include_vectors": include_vectors},
-        )
-        return [hit.record for hit in hits]
+        return self._lazy
+
+    # Each operation is one sync function of the collection, run by LazyCollection.read/write or, for the
+    # async face, by their a-twins in a worker thread: written once, never on the event loop.
 
     # -- writing ------------------------------------------------------------------------------------------
 
-    def _add(self, nodes: Sequence[BaseNode]) -> Plan[list[str]]:
-        records = [_to_record(node) for node in nodes]
-        if not records:
-            return []
-        collection = yield from self._open(len(records[0]["embedding"]))
-        assert collection is not None
-        yield Call(collection, "upsert_batch", (records,))
-        return [record["id"] for record in records]
-
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Insert or replace ``nodes`` (each needs an embedding) in one batch; returns their ids."""
-        return run_sync(self._fresh(self._add, nodes))
+        records = [_to_record(node) for node in nodes]
+        if records:
+            self._vectors.write(_upsert(records), len(records[0]["embedding"]))
+        return [record["id"] for record in records]
 
     async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         """Async twin of :meth:`add`."""
-        return await run_async(self._fresh(self._add, nodes))
-
-    def _delete_where(self, where: Filter | None) -> Plan[None]:
-        collection = yield from self._open(None)
-        if collection is None:
-            return None
-        while True:  # deletes in rounds of at most MAX_TOP_K until nothing matches
-            records = yield from self._round(collection, where)
-            if not records:
-                return None
-            yield Call(collection, "delete_batch", ([record["id"] for record in records],))
-
-    def _round(
-        self, collection: VectorCollection[dict[str, Any]], where: Filter | None
-    ) -> Plan[list[dict[str, Any]]]:
-        hits = yield Call(
-            collection,
-            "search",
-            (self._probe(collection), MAX_TOP_K),
-            {"filter": where, "include_vectors": False},
-        )
-        return [hit.record for hit in hits]
+        records = [_to_record(node) for node in nodes]
+        if records:
+            await self._vectors.awrite(_upsert(records), len(records[0]["embedding"]))
+        return [record["id"] for record in records]
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
-        """Delete every node of document ``ref_doc_id``."""
-        run_sync(self._fresh(self._delete_where, Eq("ref_doc_id", ref_doc_id)))
+        """Delete every node of document ``ref_doc_id`` (one core ``delete_where``)."""
+        self._vectors.read(_delete_where(Eq("ref_doc_id", ref_doc_id)), 0)
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Async twin of :meth:`delete`."""
-        await run_async(self._fresh(self._delete_where, Eq("ref_doc_id", ref_doc_id)))
-
-    def _delete_nodes(self, node_ids: list[str] | None, filters: MetadataFilters | None) -> Plan[None]:
-        where = to_memstore_filter(filters)
-        if node_ids is not None and where is None:
-            collection = yield from self._open(None)
-            if collection is not None and node_ids:
-                yield Call(collection, "delete_batch", (list(node_ids),))
-            return None
-        ids = None if node_ids is None else In("node_id", list(node_ids))
-        yield from self._delete_where(_all_of(ids, where))
-        return None
+        await self._vectors.aread(_delete_where(Eq("ref_doc_id", ref_doc_id)), 0)
 
     def delete_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
     ) -> None:
         """Delete the nodes among ``node_ids`` (all if None) that match ``filters`` (all if None)."""
-        run_sync(self._fresh(self._delete_nodes, node_ids, filters))
+        self._vectors.read(_deleting(node_ids, filters), 0)
 
     async def adelete_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **delete_kwargs: Any
     ) -> None:
         """Async twin of :meth:`delete_nodes`."""
-        await run_async(self._fresh(self._delete_nodes, node_ids, filters))
-
-    def _clear(self) -> Plan[None]:
-        # Deletes the records and keeps the collection: other handles on it (other processes, other
-        # MemstoreVectorStore objects) stay valid, and its dimensions stay fixed.
-        yield from self._delete_where(None)
-        return None
+        await self._vectors.aread(_deleting(node_ids, filters), 0)
 
     def clear(self) -> None:
-        """Delete every node (the collection itself stays, with its dimensions)."""
-        run_sync(self._fresh(self._clear))
+        """Delete every node. The collection itself stays, with its dimensions: other handles on it (other
+        processes, other MemstoreVectorStore objects) stay valid."""
+        self._vectors.read(_delete_where(None), 0)
 
     async def aclear(self) -> None:
         """Async twin of :meth:`clear`."""
-        await run_async(self._fresh(self._clear))
+        await self._vectors.aread(_delete_where(None), 0)
 
     # -- reading ------------------------------------------------------------------------------------------
-
-    def _get_nodes(self, node_ids: list[str] | None, filters: MetadataFilters | None) -> Plan[list[BaseNode]]:
-        where = to_memstore_filter(filters)
-        if node_ids is not None and where is None:
-            collection = yield from self._open(None)
-            if collection is None or not node_ids:
-                return []
-            records = yield Call(collection, "get_batch", (list(node_ids),), {"include_vectors": True})
-            return [_to_node(record) for record in records]
-        ids = None if node_ids is None else In("node_id", list(node_ids))
-        records = yield from self._matching(_all_of(ids, where), include_vectors=True)
-        return [_to_node(record) for record in records]
 
     def get_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
-        """The nodes among ``node_ids`` (all if None) matching ``filters`` (all if None), with embeddings."""
-        return run_sync(self._fresh(self._get_nodes, node_ids, filters))
+        """The nodes among ``node_ids`` (all if None) matching ``filters`` (all if None), with embeddings.
+
+        By ids alone: one read by key. Otherwise a filtered scan, read a page at a time, with no limit on
+        how many nodes match."""
+        return self._vectors.read(_getting(node_ids, filters), [])
 
     async def aget_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
         """Async twin of :meth:`get_nodes`."""
-        return await run_async(self._fresh(self._get_nodes, node_ids, filters))
+        return await self._vectors.aread(_getting(node_ids, filters), [])
 
-    def _query(self, query: VectorStoreQuery, kwargs: dict[str, Any]) -> Plan[VectorStoreQueryResult]:
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """The ``similarity_top_k`` nodes most similar to ``query.query_embedding`` that pass its filters,
+        ``node_ids`` and ``doc_ids``; ``mmr`` mode re-ranks for diversity (``mmr_threshold`` from kwargs or
+        the query)."""
+        return self._vectors.read(self._querying(query, kwargs), _EMPTY)
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Async twin of :meth:`query`."""
+        return await self._vectors.aread(self._querying(query, kwargs), _EMPTY)
+
+    def _querying(self, query: VectorStoreQuery, kwargs: dict[str, Any]) -> _Work[VectorStoreQueryResult]:
+        """The query's work on the collection; the arguments are checked now, even with no collection."""
         mode = VectorStoreQueryMode(query.mode)
         if mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR):
             raise ValueError(
@@ -431,6 +387,7 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
             )
         if query.query_embedding is None:
             raise ValueError("MemstoreVectorStore queries need query_embedding")
+        embedding = list(query.query_embedding)
         # An empty node_ids / doc_ids means "no restriction", as in LlamaIndex's integrations: a
         # VectorIndexRetriever over a store keeping the text passes node_ids=[] (its index_struct is empty).
         where = _all_of(
@@ -438,53 +395,40 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
             In("ref_doc_id", list(query.doc_ids)) if query.doc_ids else None,
             to_memstore_filter(query.filters),
         )
-        empty = VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
-        collection = yield from self._open(None)
         top_k = query.similarity_top_k
         if top_k > MAX_TOP_K:
             raise ValidationError(f"similarity_top_k is at most {MAX_TOP_K} (the core's search limit)")
-        if collection is None or top_k < 1:
-            return empty
-        if mode == VectorStoreQueryMode.DEFAULT:
-            hits = yield Call(collection, "search", (query.query_embedding, top_k), {"filter": where})
-            return VectorStoreQueryResult(
-                nodes=[_to_node(hit.record) for hit in hits],
-                similarities=[hit.score for hit in hits],
-                ids=[hit.record["id"] for hit in hits],
-            )
-        prefetch = min(top_k * self.mmr_prefetch_factor, MAX_TOP_K)
-        hits = yield Call(
-            collection,
-            "search",
-            (query.query_embedding, prefetch),
-            {"filter": where, "include_vectors": True},
-        )
-        if not hits:
-            return empty
         threshold = kwargs.get("mmr_threshold", query.mmr_threshold)
-        by_id = {hit.record["id"]: hit.record for hit in hits}
-        similarities, ids = get_top_k_mmr_embeddings(
-            list(query.query_embedding),
-            [np.asarray(hit.record["embedding"], dtype=float).tolist() for hit in hits],
-            similarity_top_k=top_k,
-            embedding_ids=list(by_id),
-            mmr_threshold=threshold,
-        )
-        return VectorStoreQueryResult(
-            nodes=[_to_node(by_id[node_id]) for node_id in ids],
-            similarities=list(similarities),
-            ids=list(ids),
-        )
+        prefetch = min(top_k * self.mmr_prefetch_factor, MAX_TOP_K)
 
-    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """The ``similarity_top_k`` nodes most similar to ``query.query_embedding`` that pass its filters,
-        ``node_ids`` and ``doc_ids``; ``mmr`` mode re-ranks for diversity (``mmr_threshold`` from kwargs or
-        the query)."""
-        return run_sync(self._fresh(self._query, query, kwargs))
+        def work(collection: _Collection) -> VectorStoreQueryResult:
+            if top_k < 1:
+                return _EMPTY
+            if mode == VectorStoreQueryMode.DEFAULT:
+                hits = collection.search(embedding, top_k, filter=where)
+                return VectorStoreQueryResult(
+                    nodes=[_to_node(hit.record) for hit in hits],
+                    similarities=[hit.score for hit in hits],
+                    ids=[hit.record["id"] for hit in hits],
+                )
+            hits = collection.search(embedding, prefetch, filter=where, include_vectors=True)
+            if not hits:
+                return _EMPTY
+            by_id = {hit.record["id"]: hit.record for hit in hits}
+            similarities, ids = get_top_k_mmr_embeddings(
+                embedding,
+                [np.asarray(hit.record["embedding"], dtype=float).tolist() for hit in hits],
+                similarity_top_k=top_k,
+                embedding_ids=list(by_id),
+                mmr_threshold=threshold,
+            )
+            return VectorStoreQueryResult(
+                nodes=[_to_node(by_id[node_id]) for node_id in ids],
+                similarities=list(similarities),
+                ids=list(ids),
+            )
 
-    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """Async twin of :meth:`query`."""
-        return await run_async(self._fresh(self._query, query, kwargs))
+        return work
 
     def __repr__(self) -> str:
         return f"MemstoreVectorStore({self._store!r}, collection_name={self.collection_name!r})"

@@ -500,7 +500,8 @@ def test_async_twins_never_touch_the_backend_on_the_event_loop(
 ) -> None:
     backend = vector_memstore.vectors.backend
     calls: list[tuple[str, int]] = []
-    for name in ("create_collection", "describe_collection", "upsert", "get", "delete", "count", "search"):
+    names = ("create_collection", "describe_collection", "upsert", "get", "delete", "count", "search")
+    for name in (*names, "scan", "delete_where"):
         real = getattr(backend, name)
 
         def spy(*args: Any, _name: str = name, _real: Any = real, **kwargs: Any) -> Any:
@@ -524,7 +525,15 @@ def test_async_twins_never_touch_the_backend_on_the_event_loop(
         return threading.get_ident()
 
     loop_thread = asyncio.run(scenario())
-    assert {name for name, _ in calls} >= {"create_collection", "upsert", "get", "delete", "search"}
+    assert {name for name, _ in calls} >= {
+        "create_collection",
+        "upsert",
+        "get",
+        "delete",
+        "search",
+        "scan",
+        "delete_where",
+    }
     assert all(thread != loop_thread for _, thread in calls)
 
 
@@ -542,9 +551,9 @@ def test_mmr_with_filters_matches_simple_vector_store(
     assert len(ours.ids) == 3
 
 
-def test_more_matches_than_one_search_returns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Deleting goes in rounds until nothing matches; get_nodes refuses to return a truncated list."""
-    monkeypatch.setattr("llamaindex_memstore.vector_store.MAX_TOP_K", 7)
+def test_no_cap_on_how_many_nodes_match() -> None:
+    """Filtered reads and deletes go through the core's scan and delete_where: every match, however many
+    (here more than two scan pages), with no probe search and no 10,000 cap."""
     with Memstore("memory://") as memstore:
         store = MemstoreVectorStore(memstore, collection_name="li-rounds")
         nodes = [
@@ -554,25 +563,28 @@ def test_more_matches_than_one_search_returns(monkeypatch: pytest.MonkeyPatch) -
                 embedding=[1.0, float(i)],
                 metadata={"parity": "odd" if i % 2 else "even"},
             )
-            for i in range(30)
+            for i in range(1200)
         ]
         for node in nodes:
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id="doc")
         store.add(nodes)
-        with pytest.raises(ValidationError, match="30 nodes match, more than 7"):
-            store.get_nodes()
+        assert len(store.get_nodes()) == 1200
         store.delete_nodes(filters=flat(leaf("parity", "==", "even")))
-        with pytest.raises(ValidationError, match="15 nodes match, more than 7"):
-            store.get_nodes(filters=flat(leaf("parity", "==", "odd")))
-        monkeypatch.setattr("llamaindex_memstore.vector_store.MAX_TOP_K", 15)
-        assert len(store.get_nodes()) == 15, "exactly the limit is not too many"
+        odd = store.get_nodes(filters=flat(leaf("parity", "==", "odd")))
+        assert sorted(n.node_id for n in odd) == sorted(f"r{i}" for i in range(1, 1200, 2))
+        assert store.get_nodes(filters=flat(leaf("parity", "==", "even"))) == []
         store.add(nodes)
-        assert len(store.get_nodes(node_ids=[f"r{i}" for i in range(30)])) == 30  # by id: no limit
+        assert len(store.get_nodes(node_ids=[f"r{i}" for i in range(1200)])) == 1200  # by id
+        assert (
+            len(store.get_nodes(node_ids=["r1", "r2", "nope"], filters=flat(leaf("parity", "==", "odd"))))
+            == 1
+        )
         store.delete("doc")
         assert memstore.vectors.get_collection("li-rounds").count() == 0
         store.add(nodes)
         store.clear()
         assert memstore.vectors.get_collection("li-rounds").count() == 0
+        assert "li-rounds" in memstore.vectors.list_collection_names()  # clear keeps the collection
 
 
 def test_top_k_beyond_the_core_limit_raises(vector_store: MemstoreVectorStore) -> None:
