@@ -91,6 +91,57 @@ def test_the_cache_follows_writes_of_another_memstore(
     assert ids(mine, [1, 0, 0]) == ["fresh"]
 
 
+def test_delete_where_keeps_both_caches_right(
+    pair: tuple[Memstore, Memstore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filtered delete bumps the version like any write: the writer's cache drops exactly the deleted
+    keys (no reload), another Memstore's cache catches up on its next read, scores included."""
+    first, second = pair
+    mine = first.vectors.get_collection("where", DEFINITION)
+    mine.create()
+    mine.upsert_batch([{"id": f"k{i}", "v": [i, 0, 0], "n": i % 3} for i in range(30)])
+    theirs = second.vectors.get_collection("where", DEFINITION)
+    assert ids(theirs, [1, 0, 0], top_k=1) == ["k29"]  # their cache is loaded
+    assert ids(mine, [1, 0, 0], top_k=1) == ["k29"]
+    spy = LoadSpy(monkeypatch)
+    assert mine.delete_where({"n": 2}) == 10
+    assert ids(mine, [1, 0, 0], top_k=2) == ["k28", "k27"]
+    assert spy.take() == [], "the writer's own cache drops the returned keys"
+    survivors = {f"k{i}" for i in range(30) if i % 3 != 2}
+    assert set(ids(theirs, [1, 0, 0])) == survivors
+    assert set(theirs.scores([1, 0, 0], [f"k{i}" for i in range(30)])) == survivors
+    assert theirs.delete_where(None) == 20
+    assert ids(mine, [1, 0, 0]) == []
+    assert mine.scores([1, 0, 0], ["k0", "k1"]) == {}
+
+
+def test_scores_read_no_record_rows(pair: tuple[Memstore, Memstore]) -> None:
+    first, _ = pair
+    collection = first.vectors.get_collection("scored", DEFINITION)
+    collection.create()
+    collection.upsert_batch([{"id": f"k{i}", "v": [i, 1, 0]} for i in range(200)])
+    assert first.database is not None
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(first.database.engine, "before_cursor_execute", record)
+    try:
+        scores = collection.scores([1, 0, 0], ["k3", "k199", "missing"])
+    finally:
+        sa.event.remove(first.database.engine, "before_cursor_execute", record)
+    assert scores == {"k3": 3.0, "k199": 199.0}
+    # The first call loads the matrix once (as a search would); a second reads only the version.
+    statements.clear()
+    sa.event.listen(first.database.engine, "before_cursor_execute", record)
+    try:
+        collection.scores([1, 0, 0], [f"k{i}" for i in range(200)])
+    finally:
+        sa.event.remove(first.database.engine, "before_cursor_execute", record)
+    assert all("memstore_vector_records" not in s for s in statements), statements
+
+
 def test_a_search_or_get_without_changes_reads_only_the_version(
     pair: tuple[Memstore, Memstore],
 ) -> None:

@@ -463,6 +463,120 @@ def test_a_replaced_record_keeps_nothing_of_its_old_data(
     _assert_filters_match_the_reference(collection, vector_backend)
 
 
+def _delete_or_refusal(
+    collection: VectorCollection[dict[str, Any]], spec: Any, backend: VectorBackend
+) -> int | None:
+    """How many ``delete_where`` deleted, or None where Chroma refuses a filter it cannot express."""
+    try:
+        return collection.delete_where(spec)
+    except ValidationError as exc:
+        refusal = exc
+    assert backend.kind == "chroma", f"{backend.kind} refused {spec!r}: {refusal}"
+    assert "chroma does not support the negation of a range" in str(refusal)
+    return None
+
+
+def test_delete_where_deletes_exactly_what_the_reference_matches(
+    store: VectorStore, vector_backend: VectorBackend
+) -> None:
+    """``delete_where`` removes the records :func:`memstore.filters.matches` accepts, and only those; the
+    count it returns is theirs; searches, gets and scans agree afterwards (the SQL cache included)."""
+    collection = store.get_collection("deleting", DEFINITION)
+    collection.create()
+    everyone = {f"r{i}" for i in range(len(FILTER_RECORDS))}
+    refused = []
+    for spec in FILTERS:
+        collection.upsert_batch(_filter_records())
+        collection.search([1, 0, 0, 0], top_k=100)  # warm the backend's caches first
+        node = parse_filter(spec)
+        assert node is not None
+        expected = {f"r{i}" for i, data in enumerate(FILTER_RECORDS) if matches(node, data)}
+        deleted = _delete_or_refusal(collection, spec, vector_backend)
+        if deleted is None:
+            assert collection.count() == len(everyone), "a refused filter deletes nothing"
+            refused.append(spec)
+            continue
+        assert deleted == len(expected), f"{spec!r}"
+        left = everyone - expected
+        assert {r["id"] for r in collection.scan(include_vectors=False)} == left, f"{spec!r}"
+        assert set(ids(collection.search([1, 0, 0, 0], top_k=100))) == left, f"{spec!r}"
+        assert {r["id"] for r in collection.get_batch(sorted(everyone))} == left, f"{spec!r}"
+        assert collection.count() == len(left)
+    assert len(refused) == (2 if vector_backend.kind == "chroma" else 0), refused
+
+
+async def test_delete_where_everything_keeps_the_collection(store: VectorStore) -> None:
+    collection = store.get_collection("delete-all", DEFINITION)
+    with pytest.raises(NotFoundError):
+        collection.delete_where(None)
+    collection.create()
+    assert collection.delete_where(None) == 0
+    collection.upsert_batch([rec(f"a{i}", [1, 0, 0, i], lang="en") for i in range(5)])
+    assert await collection.adelete_where({"lang": "fr"}) == 0
+    assert await collection.adelete_where(None) == 5
+    assert collection.exists()
+    assert collection.count() == 0
+    assert collection.search([1, 0, 0, 0]) == []
+    collection.upsert(rec("b", [0, 1, 0, 0]))
+    assert ids(collection.search([1, 0, 0, 0])) == ["b"]
+    with pytest.raises(ValidationError, match="not filterable"):
+        collection.delete_where({"embedding": 1})
+
+
+@pytest.mark.parametrize("distance", ["cosine", "dot", "euclidean"])
+def test_scores_are_exact_float64_for_the_given_keys(store: VectorStore, distance: Distance) -> None:
+    """``scores`` and ``score_batch`` score every given key (none missed, as an ANN search could) with the
+    float64 reference, bit for bit on the stored vectors of every backend."""
+    from memstore.backends.exact import exact_scores
+
+    rng = np.random.default_rng(3)
+    matrix = rng.standard_normal((120, 8)).astype(np.float32)
+    matrix[60:80] = matrix[7]  # twenty equal vectors: an HNSW top-k can miss some, scoring cannot
+    definition = RecordDefinition(KeyField("id"), VectorField("v", dimensions=8, distance=distance))
+    collection = store.get_collection(f"scores-{distance}", definition)
+    collection.create()
+    collection.upsert_batch([{"id": f"r{i:03d}", "v": row} for i, row in enumerate(matrix)])
+    asked = [f"r{i:03d}" for i in range(119, -1, -3)] + ["missing", "r119"]
+    wanted = [i for i in range(119, -1, -3)]
+    for query in [matrix[7], rng.standard_normal(8).astype(np.float32)]:
+        reference = exact_scores(matrix[wanted], query, distance)
+        scores = collection.scores(query, asked)
+        assert list(scores) == [f"r{i:03d}" for i in wanted], "asked order, each once, missing left out"
+        # Chroma stores cosine vectors normalised, in float32: its scores are those of the stored vectors.
+        renormalised = store.backend.kind == "chroma" and distance == "cosine"
+        tolerance = 1e-6 if renormalised else 1e-12
+        if not renormalised:
+            assert list(scores.values()) == reference.tolist()
+        assert scores == pytest.approx(
+            dict(zip(scores, _reference_scores(matrix[wanted], query, distance).tolist(), strict=True)),
+            rel=tolerance,
+            abs=tolerance,
+        )
+        batch = collection.score_batch(query, asked)
+        assert [hit.score for hit in batch] == sorted(scores.values(), reverse=True)
+        assert {hit.record["id"]: hit.score for hit in batch} == scores
+        assert all("v" not in hit.record for hit in batch)
+    with_vectors = collection.score_batch(matrix[0], ["r000"], include_vectors=True)
+    assert np.allclose(with_vectors[0].record["v"], matrix[0], rtol=1e-6, atol=1e-6)
+    assert collection.scores(matrix[0], []) == {}
+    assert collection.scores(matrix[0], ["nope"]) == {}
+    with pytest.raises(ValidationError):
+        collection.scores([1.0, 2.0], ["r000"])
+    collection.delete_batch(["r000"])
+    assert "r000" not in collection.scores(matrix[0], ["r000", "r001"])
+
+
+async def test_scores_async_twin_and_int_keys(store: VectorStore) -> None:
+    definition = RecordDefinition(KeyField("id", int), VectorField("v", dimensions=2, distance="dot"))
+    collection = store.get_collection("scores-int", definition)
+    with pytest.raises(NotFoundError):
+        await collection.ascores([1.0, 0.0], [1])
+    collection.create()
+    collection.upsert_batch([{"id": i, "v": [float(i), 1.0]} for i in range(1, 6)])
+    assert await collection.ascores([1.0, 0.0], [5, 2, 9]) == {5: 5.0, 2: 2.0}
+    assert [hit.record["id"] for hit in await collection.ascore_batch([1.0, 0.0], [2, 5])] == [5, 2]
+
+
 def test_filters_combine_with_ranking(filtered: VectorCollection[dict[str, Any]]) -> None:
     hits = filtered.search([1, 0.75, 0, 0], top_k=2, filter=Range("year", gte=2020))
     assert ids(hits) == ["r7", "r2"]
@@ -842,6 +956,9 @@ def test_exact_backends_return_identical_results(
             ]
             assert results[0] == results[1] == results[2]
             assert len(results[0]) == 30
+            # In-place scoring gives the very scores search gives, on every exact backend.
+            keys = [key for key, _ in results[0]]
+            assert [c.scores(query, keys) for c in collections] == [dict(results[0])] * 3
 
 
 def test_sql_schema_survives_hostile_input(sql_url: str) -> None:
