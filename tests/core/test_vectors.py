@@ -1037,3 +1037,55 @@ def test_copy_collections_carries_definitions_and_vectors(vector_backend: Vector
     original = first.get("x7")
     assert original is not None
     assert copied.get("x7") == original
+
+
+# -- LazyCollection ------------------------------------------------------------------------------------------
+
+
+def _layout(dimensions: int) -> RecordDefinition:
+    return RecordDefinition(
+        KeyField("id"), VectorField("v", dimensions=dimensions), [DataField("lang", filterable=True)]
+    )
+
+
+def test_lazy_collection_reads_create_nothing_and_writes_create_it(store: VectorStore) -> None:
+    lazy = store.lazy_collection("lazy", _layout)
+    assert lazy.open() is None
+    assert lazy.read(lambda collection: collection.count(), -1) == -1
+    assert "lazy" not in store.list_collection_names()
+    with pytest.raises(ValidationError, match="dimensions"):
+        lazy.create()
+    lazy.write(lambda collection: collection.upsert({"id": "a", "v": [1, 0, 0], "lang": "en"}), 3)
+    assert store.get_collection("lazy").definition == _layout(3)
+    # A second handle adopts the stored size; a write of another size is bad input, not a new collection.
+    other = store.lazy_collection("lazy", _layout)
+    assert other.read(lambda collection: collection.count(), 0) == 1
+    with pytest.raises(ValidationError, match="3 floats"):
+        other.write(lambda collection: collection.upsert({"id": "b", "v": [1, 0]}), 2)
+
+
+async def test_lazy_collection_looks_a_deleted_collection_up_again(store: VectorStore) -> None:
+    fixed = RecordDefinition(KeyField("id"), VectorField("v", dimensions=2))
+    lazy = store.lazy_collection("lazy-dropped", fixed)
+    await lazy.awrite(lambda collection: collection.upsert({"id": "a", "v": [1, 0]}))
+    assert lazy.open() is not None
+    store.get_collection("lazy-dropped").delete_collection()  # elsewhere: the kept handle is now stale
+    assert lazy.read(lambda collection: collection.count(), -1) == -1
+    assert await lazy.aread(lambda collection: collection.count(), -1) == -1
+    lazy.write(lambda collection: collection.upsert({"id": "b", "v": [0, 1]}))  # created anew
+    assert lazy.read(lambda collection: [r["id"] for r in collection.scan()], []) == ["b"]
+    assert lazy.delete_collection()
+    assert not lazy.delete_collection()
+    assert lazy.read(lambda collection: collection.count(), -1) == -1
+
+
+def test_lazy_collection_refuses_another_layout(store: VectorStore) -> None:
+    store.get_collection("lazy-foreign", RecordDefinition(KeyField("id"), VectorField("w", 2))).create()
+    with pytest.raises(ConflictError, match="another layout"):
+        store.lazy_collection("lazy-foreign", _layout).open()
+    with pytest.raises(ValidationError, match="another layout"):
+        store.lazy_collection("lazy-foreign", _layout, refuse=ValidationError).read(lambda c: 1, 0)
+    with pytest.raises(ConflictError):  # a fixed definition is checked as get_collection checks it
+        store.lazy_collection("lazy-foreign", _layout(2)).open()
+    with pytest.raises(ValidationError, match="collection name"):
+        store.lazy_collection("no spaces", _layout)
