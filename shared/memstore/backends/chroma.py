@@ -449,8 +449,8 @@ class ChromaVectorBackend:
                     raise NotFoundError(f"vector collection {spec.label!r} does not exist") from None
         raise AssertionError("unreachable")
 
-    def _chunks(self, count: int) -> Iterator[slice]:
-        size = max(1, min(self._max_batch or 1000, 5000))
+    def _chunks(self, count: int, largest: int = 5000) -> Iterator[slice]:
+        size = max(1, min(self._max_batch or 1000, largest))
         for start in range(0, count, size):
             yield slice(start, start + size)
 
@@ -654,7 +654,9 @@ class ChromaVectorBackend:
         def work(handle: Any) -> dict[str, float]:
             found: list[str] = []
             blocks: list[Any] = []
-            for part in self._chunks(len(keys)):
+            # Batches of 1,000: Chroma's client turns embeddings into Python lists and back, which costs
+            # more per row in one large batch (5,000 ids of 384 floats: 183 ms in one get, 127 ms in five).
+            for part in self._chunks(len(keys), 1000):
                 result = handle.get(ids=list(keys[part]), include=["embeddings"])
                 if len(result["ids"]):
                     found.extend(result["ids"])
