@@ -69,7 +69,7 @@ SECTIONS: list[tuple[str, str, list[str], str]] = [
     (
         "Vectors",
         "memstore",
-        ["VectorStore", "VectorCollection", "SearchResult", "SemanticStore"],
+        ["VectorStore", "VectorCollection", "LazyCollection", "SearchResult", "SemanticStore"],
         "Typed record collections over Chroma, SQL or memory, and text search on top of them.",
     ),
     (
