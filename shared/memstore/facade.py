@@ -34,7 +34,15 @@ if TYPE_CHECKING:
     from memstore.memory.forget import ForgetReport
     from memstore.stores.vectors import VectorBackend, VectorStore
 
-__all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore", "RestoreReport"]
+__all__ = [
+    "DEFAULT_URL",
+    "DEFAULT_VECTORS_DIR",
+    "MEMORY_URL",
+    "Memstore",
+    "RestoreReport",
+    "StoreArg",
+    "open_store",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -387,3 +395,23 @@ class Memstore(Closing):
 
     def __repr__(self) -> str:
         return f"Memstore({mask_password(self.url)!r}, vectors={self._vectors_choice.describe()!r})"
+
+
+StoreArg = Memstore | str | None
+"""What every adapter accepts as ``store``: a :class:`Memstore`, a database URL, or None for the default."""
+
+
+def open_store(store: StoreArg) -> tuple[Memstore, bool]:
+    """The :class:`Memstore` an adapter runs on, and whether the adapter owns it (so must close it).
+
+    A given ``Memstore`` stays the caller's: the adapter never closes it. A str is a URL (``sqlite:///...``,
+    ``postgresql://...``, ``memory://``) and None the embedded default (:data:`DEFAULT_URL`); in both cases
+    the adapter created the ``Memstore`` and closes it. Anything else raises TypeError.
+    """
+    if isinstance(store, Memstore):
+        return store, False
+    if store is None:
+        return Memstore(), True
+    if isinstance(store, str):
+        return Memstore(store), True
+    raise TypeError(f"store must be a memstore.Memstore, a URL str or None, not {type(store).__name__}")
