@@ -8,8 +8,9 @@ and upserted into the vector collection and their pending rows deleted. If the e
 fails, :meth:`ConversationMemory.add` raises :class:`~memstore.errors.BackendError` and the rows stay pending:
 the messages are stored, keyword search already finds them, and :meth:`ConversationMemory.reindex` (or the
 next ``add``, which flushes every pending message first) makes them searchable by meaning. No message is ever
-stored and silently left out of the index. On the ``memory://`` backend the same logic runs with an in-process
-pending set shared by every ConversationMemory of that store.
+stored and silently left out of the index. The outbox, the keyword index and the set of messages a memory
+added are the store's :class:`~memstore.stores.memory_index.MemoryIndex` (``Memstore.memory_index``: tables
+on SQL, in-process sets for ``memory://``), shared by every ConversationMemory of that store.
 
 Recall is hybrid: dense candidates from the vector collection (conversation, role, type and time filters
 pushed down as record data fields) and keyword candidates ranked by BM25 in the database (FTS5 ``bm25()`` on
@@ -25,14 +26,10 @@ import dataclasses
 import itertools
 import json
 import logging
-import threading
-import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import Connection, delete, select
 
 from memstore._sync import to_async
 from memstore._validate import check_count, check_identifier, check_number, check_text, dumps
@@ -42,7 +39,8 @@ from memstore.memory import ranking
 from memstore.models import Message
 from memstore.records import DataField, KeyField, RecordDefinition, VectorField
 from memstore.stores.buffer import BufferStore
-from memstore.stores.chat import MessageQuery
+from memstore.stores.chat import ChatBackend, MessageQuery
+from memstore.stores.memory_index import MemoryIndex
 
 if TYPE_CHECKING:
     from memstore.embeddings.base import Embedder, EmbedderLike
@@ -67,23 +65,6 @@ DEFAULT_NEIGHBOUR_WEIGHT = 0.4
 DEFAULT_NEIGHBOUR_RADIUS = 2
 INDEX_BATCH = 256
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-# memory:// stores: pending message ids per (chat backend, collection), shared by every ConversationMemory.
-_MEMORY_PENDING: weakref.WeakKeyDictionary[Any, dict[str, set[str]]] = weakref.WeakKeyDictionary()
-# memory:// stores: the ids of the messages any memory added (what keyword recall searches, as the keyword
-# index does on SQL: messages written by the buffer store alone are not a memory's).
-_MEMORY_MEMBERS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-_MEMORY_LOCK = threading.Lock()
-
-
-def forget_memory_rows(chat: Any, message_ids: Iterable[str]) -> None:
-    """Drop ``message_ids`` from a ``memory://`` store's pending and member sets (what the SQL tables hold on
-    a database), so a forgotten message leaves nothing behind."""
-    doomed = set(message_ids)
-    with _MEMORY_LOCK:
-        _MEMORY_MEMBERS.get(chat, set()).difference_update(doomed)
-        for pending in _MEMORY_PENDING.get(chat, {}).values():
-            pending.difference_update(doomed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,8 +275,8 @@ class ConversationMemory:
         self.rescore = rescore
         self.neighbour_weight = float(neighbour_weight)
         self.neighbour_radius = neighbour_radius
-        self._chat: Any = store.conversations._backend
-        self._db = store.database
+        self._chat: ChatBackend = store.conversations._backend
+        self._memory_index: MemoryIndex = store.memory_index
         self.definition = RecordDefinition(
             KeyField("id"),
             VectorField("embedding", dimensions=dimensions, distance="cosine"),
@@ -311,10 +292,7 @@ class ConversationMemory:
             collection, self.definition
         )
         self._collection_ready = False
-        if self._db is not None:
-            from memstore.backends.sql.keyword import ensure_keyword_index
-
-            ensure_keyword_index(self._db)
+        self._memory_index.prepare()
 
     # -- writes -------------------------------------------------------------------------------------------
 
@@ -361,86 +339,17 @@ class ConversationMemory:
         return [next(cursors[cid]) for cid in targets], prepared
 
     def _append(self, conversation_id: str, batch: list[Message], now: datetime) -> list[Message]:
-        if self._db is None:
-            with _MEMORY_LOCK:
-                written: list[Message] = self._chat.append(conversation_id, batch, now)
-                self._memory_pending().update(m.id or "" for m in written)
-                _MEMORY_MEMBERS.setdefault(self._chat, set()).update(m.id or "" for m in written)
-            return written
-        from memstore.backends.sql.keyword import write_keyword_rows
-        from memstore.backends.sql.schema import memory_pending
-
-        database = self._db
-        collection = self.collection_name
-
-        def on_write(conn: Connection, rows: list[Message]) -> None:
-            write_keyword_rows(conn, database, rows)
-            conn.execute(
-                memory_pending.insert(), [{"collection": collection, "message_id": m.id} for m in rows]
-            )
-
-        appended: list[Message] = self._chat.append(conversation_id, batch, now, on_write=on_write)
-        return appended
-
-    def _memory_pending(self) -> set[str]:
-        per_backend = _MEMORY_PENDING.setdefault(self._chat, {})
-        return per_backend.setdefault(self.collection_name, set())
-
-    def _pending_ids(self, limit: int) -> list[str]:
-        if self._db is None:
-            with _MEMORY_LOCK:
-                return sorted(self._memory_pending())[:limit]
-        from memstore.backends.sql.schema import memory_pending
-
-        statement = (
-            select(memory_pending.c.message_id)
-            .where(memory_pending.c.collection == self.collection_name)
-            .order_by(memory_pending.c.message_id)
-            .limit(limit)
-        )
-        return self._db.run(
-            lambda conn: [str(v) for v in conn.execute(statement).scalars()],
-            write=False,
-            operation="memory.pending",
-        )
-
-    def _clear_pending(self, ids: Sequence[str]) -> None:
-        if not ids:
-            return
-        if self._db is None:
-            with _MEMORY_LOCK:
-                self._memory_pending().difference_update(ids)
-            return
-        from memstore.backends.sql.schema import memory_pending
-
-        statement = delete(memory_pending).where(
-            memory_pending.c.collection == self.collection_name, memory_pending.c.message_id.in_(list(ids))
-        )
-        self._db.run(lambda conn: conn.execute(statement), write=True, operation="memory.clear_pending")
+        return self._memory_index.append_indexed(self.collection_name, conversation_id, batch, now)
 
     def pending_count(self) -> int:
         """How many stored messages wait to be indexed in the vector layer (0 after a successful add)."""
-        if self._db is None:
-            with _MEMORY_LOCK:
-                return len(self._memory_pending())
-        from sqlalchemy import func
-
-        from memstore.backends.sql.schema import memory_pending
-
-        statement = (
-            select(func.count())
-            .select_from(memory_pending)
-            .where(memory_pending.c.collection == self.collection_name)
-        )
-        return self._db.run(
-            lambda conn: int(conn.execute(statement).scalar_one()), write=False, operation="memory.pending"
-        )
+        return self._memory_index.pending_count(self.collection_name)
 
     def _flush(self) -> int:
         """Index every pending message; BackendError (pending rows kept) if embedding or the upsert fails."""
         done = 0
         while True:
-            ids = self._pending_ids(INDEX_BATCH)
+            ids = self._memory_index.pending(self.collection_name, INDEX_BATCH)
             if not ids:
                 return done
             found = self._fetch(ids)
@@ -455,7 +364,8 @@ class ConversationMemory:
                     backend=exc.backend if isinstance(exc, BackendError) else getattr(vectors, "kind", ""),
                     operation="memory.index",
                 ) from exc
-            self._clear_pending(ids)  # ids whose message is gone are cleared too
+            # ids whose message is gone are cleared too
+            self._memory_index.clear_pending(self.collection_name, ids)
             done += len(found)
 
     def _ensure_collection(self) -> None:
@@ -497,67 +407,14 @@ class ConversationMemory:
                 raise ValidationError(f"this memory is bound to conversation {self.conversation_id!r}")
             cids = [self.conversation_id]
         self._ensure_collection()
-        if self._db is None:
-            with _MEMORY_LOCK:
-                members = _MEMORY_MEMBERS.setdefault(self._chat, set())
-                fresh = [
-                    m.id or ""
-                    for cid in (
-                        cids if cids is not None else self._chat.list_conversation_ids("", None, 2**62)
-                    )
-                    for m in self._chat.select(cid, MessageQuery())
-                    if m.id not in members
-                ]
-                members.update(fresh)
-                self._memory_pending().update(fresh)
-        else:
-            self._mark_history(cids)
+        self._memory_index.mark_history(self.collection_name, cids)
         return self._flush()
-
-    def _mark_history(self, cids: list[str] | None) -> None:
-        """On SQL: keyword rows and pending rows for every message of ``cids`` no memory has indexed yet."""
-        from memstore.backends.sql.chat import _MESSAGE_COLUMNS, _message
-        from memstore.backends.sql.keyword import fts, write_keyword_rows
-        from memstore.backends.sql.schema import memory_members, memory_pending
-        from memstore.backends.sql.schema import messages as table
-
-        assert self._db is not None
-        database = self._db
-        members: Any = fts if database.is_sqlite else memory_members
-        statement = select(*_MESSAGE_COLUMNS).where(table.c.id.not_in(select(members.c.message_id)))
-        if cids is not None:
-            statement = statement.where(table.c.conversation_id.in_(cids))
-        collection = self.collection_name
-
-        def work(conn: Connection) -> None:
-            fresh = [_message(row) for row in conn.execute(statement)]
-            for batch in _batches(fresh, 500):
-                write_keyword_rows(conn, database, batch)
-                rows = [{"collection": collection, "message_id": m.id} for m in batch]
-                conn.execute(database.insert(memory_pending).on_conflict_do_nothing(), rows)
-
-        database.run(work, write=True, operation="memory.index_history")
 
     # -- reads --------------------------------------------------------------------------------------------
 
     def _fetch(self, ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among ``ids`` (missing ones left out)."""
-        if not ids:
-            return {}
-        if self._db is None:
-            found = (self._chat.get_message(i) for i in ids)
-            return {m.id or "": m for m in found if m is not None}
-        from memstore.backends.sql.chat import _MESSAGE_COLUMNS, _message
-        from memstore.backends.sql.schema import messages as table
-
-        wanted = list(dict.fromkeys(ids))
-        statement = select(*_MESSAGE_COLUMNS).where(table.c.id.in_(wanted))
-        rows = self._db.run(
-            lambda conn: [_message(row) for row in conn.execute(statement)],
-            write=False,
-            operation="memory.fetch",
-        )
-        return {m.id or "": m for m in rows}
+        return self._memory_index.fetch(ids) if ids else {}
 
     def _conversation_ids(self) -> list[str]:
         return list(self.store.conversations.iter_ids())
@@ -611,33 +468,17 @@ class ConversationMemory:
         return {str(record["id"]): float(score) for record, score in zip(records, similarities, strict=True)}
 
     def _keyword(self, query: str, scope: _Scope, limit: int) -> dict[str, float]:
-        if self._db is not None:
-            from memstore.backends.sql.keyword import keyword_search
-
-            return dict(
-                keyword_search(
-                    self._db,
-                    query,
-                    limit,
-                    conversation_ids=scope.conversation_ids,
-                    roles=scope.roles,
-                    types=scope.types,
-                    since=scope.since,
-                    until=scope.until,
-                )
+        return dict(
+            self._memory_index.keyword_search(
+                query,
+                limit,
+                conversation_ids=scope.conversation_ids,
+                roles=scope.roles,
+                types=scope.types,
+                since=scope.since,
+                until=scope.until,
             )
-        cids = scope.conversation_ids if scope.conversation_ids is not None else self._conversation_ids()
-        query_filter = scope.message_query()
-        with _MEMORY_LOCK:
-            members = set(_MEMORY_MEMBERS.get(self._chat, ()))
-        documents = [
-            (m.id or "", ranking.tokenize(ranking.keyword_text(m.text)))
-            for cid in cids
-            for m in self._chat.select(cid, query_filter)
-            if m.id in members
-        ]
-        scores = ranking.BM25(documents).scores(ranking.content_tokens(ranking.tokenize(query)))
-        return dict(ranking.ordered(scores)[:limit])
+        )
 
     def recall(
         self,
@@ -743,7 +584,7 @@ class ConversationMemory:
             message = hit.message
             position = message.position or 0
             around = self._chat.select(
-                message.conversation_id,
+                message.conversation_id or "",
                 MessageQuery(after=position - context - 1, before=position + context + 1),
             )
             for neighbour in [message] + [m for m in around if m.id != message.id]:
@@ -776,65 +617,17 @@ class ConversationMemory:
             cutoff = datetime.now(timezone.utc) - timedelta(days=days)
         except OverflowError:  # further back than datetime reaches: nothing is that old
             return 0
-        cids = self._scope_ids(conversation_id)
-        if self._db is None:
-            doomed: list[str] = []
-            with _MEMORY_LOCK:
-                for cid in cids if cids is not None else self._conversation_ids():
-                    for message in self._chat.select(cid, MessageQuery(until=cutoff)):
-                        if self._chat.delete_message(cid, message.id) is not None:
-                            doomed.append(message.id or "")
-                self._memory_pending().difference_update(doomed)
-        else:
-            doomed = self._delete_sql(cutoff, cids)
+        doomed = self._memory_index.delete_older_than(cutoff, self._scope_ids(conversation_id))
         if doomed:
             with contextlib.suppress(NotFoundError):  # no collection yet: no vectors to delete
                 self._collection.delete_batch(doomed)
         return len(doomed)
 
-    def _delete_sql(self, cutoff: datetime, cids: list[str] | None) -> list[str]:
-        from memstore.backends.sql.database import chunks
-        from memstore.backends.sql.keyword import delete_keyword_rows
-        from memstore.backends.sql.schema import memory_pending
-        from memstore.backends.sql.schema import messages as table
-
-        assert self._db is not None
-        database = self._db
-        condition = table.c.created_at < cutoff
-        if cids is not None:
-            condition = condition & table.c.conversation_id.in_(cids)
-        find = select(table.c.id).where(condition)
-
-        def work(conn: Connection) -> list[str]:
-            ids = [str(v) for v in conn.execute(find).scalars()]
-            for part in chunks(ids):
-                chunk = list(part)
-                conn.execute(delete(table).where(table.c.id.in_(chunk)))
-                conn.execute(delete(memory_pending).where(memory_pending.c.message_id.in_(chunk)))
-                delete_keyword_rows(conn, database, chunk)
-            return ids
-
-        return database.run(work, write=True, operation="memory.delete_older_than")
-
     def stats(self) -> MemoryStats:
         """Counts per conversation, role and type, the date range, pending and vector counts, storage size."""
         cids = self._scope_ids(None)
-        if self._db is None:
-            rows: list[tuple[str, str, str, datetime | None]] = []
-            for cid in cids if cids is not None else self._conversation_ids():
-                rows.extend(
-                    (cid, m.role, m.type, m.created_at) for m in self._chat.select(cid, MessageQuery())
-                )
-            grouped: dict[tuple[str, str, str], tuple[int, datetime | None, datetime | None]] = {}
-            for cid, role, type_, created in rows:
-                count, low, high = grouped.get((cid, role, type_), (0, created, created))
-                low = created if low is None or (created is not None and created < low) else low
-                high = created if high is None or (created is not None and created > high) else high
-                grouped[(cid, role, type_)] = (count + 1, low, high)
-            groups = [(c, r, t, n, lo, hi) for (c, r, t), (n, lo, hi) in grouped.items()]
-            size: int | None = None
-        else:
-            groups, size = self._sql_stats(cids)
+        groups = self._memory_index.stats(cids)
+        size = self._memory_index.storage_bytes()
         by_conversation: dict[str, int] = {}
         by_role: dict[str, int] = {}
         by_type: dict[str, int] = {}
@@ -860,37 +653,6 @@ class ConversationMemory:
             storage_bytes=size,
         )
 
-    def _sql_stats(self, cids: list[str] | None) -> tuple[list[Any], int | None]:
-        from sqlalchemy import func, text
-
-        from memstore.backends.sql.schema import messages as table
-
-        assert self._db is not None
-        database = self._db
-        statement = select(
-            table.c.conversation_id,
-            table.c.role,
-            table.c.type,
-            func.count(),
-            func.min(table.c.created_at),
-            func.max(table.c.created_at),
-        ).group_by(table.c.conversation_id, table.c.role, table.c.type)
-        if cids is not None:
-            statement = statement.where(table.c.conversation_id.in_(cids))
-        groups = database.run(
-            lambda conn: [tuple(row) for row in conn.execute(statement)],
-            write=False,
-            operation="memory.stats",
-        )
-        if database.is_sqlite:
-            size_sql = text("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
-        else:
-            size_sql = text("SELECT pg_database_size(current_database())")
-        size = database.run(
-            lambda conn: conn.execute(size_sql).scalar_one(), write=False, operation="memory.stats"
-        )
-        return groups, None if size is None else int(size)
-
     # -- export, import, backup -----------------------------------------------------------------------------
 
     def export(
@@ -912,11 +674,10 @@ class ConversationMemory:
         from tqdm import tqdm  # type: ignore[import-untyped]
 
         from memstore._files import private_file
-        from memstore.backends.sql.sqlite_files import live_files
 
         cids = self._scope(conversation_ids, None, None, None, None).conversation_ids
         written = 0
-        protected = [] if self._db is None else live_files(self._db)
+        protected = self._memory_index.storage_files()
         with (
             private_file(Path(path), overwrite=overwrite, what="export", protected=protected) as staged,
             staged.open("w", encoding="utf-8") as out,
@@ -1001,25 +762,9 @@ class ConversationMemory:
         return self._reindex_everything()
 
     def _reindex_everything(self) -> int:
-        """Index again every message a memory added (the keyword rows say which), in every conversation: the
-        whole database was replaced, not only this memory's conversation."""
-        from memstore.backends.sql.keyword import fts
-        from memstore.backends.sql.schema import memory_pending
-        from memstore.backends.sql.schema import messages as table
-
-        assert self._db is not None
-        collection = self.collection_name
-        find = select(table.c.id).where(table.c.id.in_(select(fts.c.message_id)))
-
-        def work(conn: Connection) -> None:
-            conn.execute(delete(memory_pending).where(memory_pending.c.collection == collection))
-            ids = [str(v) for v in conn.execute(find).scalars()]
-            if ids:
-                conn.execute(
-                    memory_pending.insert(), [{"collection": collection, "message_id": i} for i in ids]
-                )
-
-        self._db.run(work, write=True, operation="memory.reindex_all")
+        """Index again every message a memory added, in every conversation: the whole database was replaced,
+        not only this memory's conversation."""
+        self._memory_index.reindex_all(self.collection_name)
         return self._flush()
 
     aadd = to_async(add)
