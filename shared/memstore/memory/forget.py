@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memstore._validate import check_text
-from memstore.stores.buffer import BufferStore
 
 if TYPE_CHECKING:
     from memstore.facade import Memstore
@@ -47,8 +46,7 @@ class ForgetReport:
 
 
 def _message_ids(store: Memstore, conversation_ids: Sequence[str]) -> list[str]:
-    backend = store.conversations._backend
-    return [m.id or "" for cid in conversation_ids for m in BufferStore(backend, cid).get_msgs_forward()]
+    return [m.id or "" for cid in conversation_ids for m in store.buffer(cid).get_msgs_forward()]
 
 
 def _vector_backend(store: Memstore) -> VectorBackend | None:
