@@ -52,7 +52,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "candidates 100": {"candidates": 100},
 }
 """Each variant changes the defaults by these options (``stopwords: False`` keeps English function words in
-the keyword query: the benchmark empties ``memstore.memory.ranking.STOPWORDS`` for that run only)."""
+the keyword query: the benchmark empties ``memstore.keywords.STOPWORDS`` for that run only)."""
 
 
 class CachedEmbedder:
@@ -159,15 +159,15 @@ def main() -> int:
         results["memstore (defaults)"]["index_seconds"] = round(index_seconds, 2)
         print(row("memstore (defaults)", results["memstore (defaults)"]), flush=True)
         if args.ablation:
-            from memstore.memory import ranking
+            from memstore import keywords
 
-            stopwords = ranking.STOPWORDS
+            stopwords = keywords.STOPWORDS
             for name, options in ABLATIONS.items():
-                ranking.STOPWORDS = stopwords if options.get("stopwords", True) else frozenset()
+                keywords.STOPWORDS = stopwords if options.get("stopwords", True) else frozenset()
                 try:
                     results[f"memstore: {name}"] = locomo_eval.evaluate(data, factory(options), ks)
                 finally:
-                    ranking.STOPWORDS = stopwords
+                    keywords.STOPWORDS = stopwords
                 print(row(f"memstore: {name}", results[f"memstore: {name}"]), flush=True)
 
     if not args.no_baselines:

@@ -5,28 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TypeVar
 
-from memstore import Memstore
+from memstore import Memstore, StoreArg, open_store
+
+__all__ = ["StoreArg", "StoreOwner", "open_store"]  # the core's open_store: one rule for every adapter
 
 _Owner = TypeVar("_Owner", bound="StoreOwner")
-
-StoreArg = Memstore | str | None
-"""What the adapters accept as ``store``: a Memstore, a SQL URL, or None for the embedded default."""
-
-
-def open_store(store: StoreArg) -> tuple[Memstore, bool]:
-    """The Memstore to use and whether the adapter owns it (created it, so must close it).
-
-    A given :class:`~memstore.Memstore` stays the caller's: the adapter never closes it. A str is a URL
-    (``sqlite:///...``, ``postgresql://...``, ``memory://``) and None the embedded default
-    (:data:`memstore.DEFAULT_URL`); in both cases the adapter created the Memstore and closes it.
-    """
-    if isinstance(store, Memstore):
-        return store, False
-    if store is None:
-        return Memstore(), True
-    if isinstance(store, str):
-        return Memstore(store), True
-    raise TypeError(f"store must be a memstore.Memstore, a URL str or None, not {type(store).__name__}")
 
 
 class StoreOwner:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from llama_index.core.bridge.pydantic import BaseModel, PrivateAttr
 
 from llamaindex_memstore._plan import Call, Plan
-from memstore import Memstore, ValidationError
+from memstore import Memstore, StoreArg, ValidationError, open_store
 
 __all__ = [
     "ARCHIVE_PREFIX",
@@ -25,9 +25,6 @@ __all__ = [
 
 _PAGE = 500
 
-StoreArg = Memstore | str | None
-"""A ``Memstore`` to run on (the caller keeps owning it), a SQL URL, or None for the embedded default."""
-
 ARCHIVE_PREFIX = "memstore:archive:"
 """Conversation ids starting with this hold the archived messages of ``MemstoreMemoryChatStore`` sessions."""
 
@@ -39,17 +36,6 @@ user's conversation, and ``get_keys`` leaves them out.
 """
 
 _RESERVED = (ARCHIVE_PREFIX, RECALL_PREFIX)
-
-
-def open_store(store: StoreArg) -> tuple[Memstore, bool]:
-    """The ``Memstore`` to use and whether the adapter created it (and so closes it)."""
-    if store is None:
-        return Memstore(), True
-    if isinstance(store, str):
-        return Memstore(store), True
-    if isinstance(store, Memstore):
-        return store, False
-    raise ValidationError(f"store must be a memstore.Memstore, a SQL URL or None, not {type(store).__name__}")
 
 
 class StoreOwner:

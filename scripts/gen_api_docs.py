@@ -30,7 +30,7 @@ SECTIONS: list[tuple[str, str, list[str], str]] = [
     (
         "The facade",
         "memstore",
-        ["Memstore", "RestoreReport", "ForgetReport", "DEFAULT_URL", "MEMORY_URL"],
+        ["Memstore", "RestoreReport", "ForgetReport", "open_store", "DEFAULT_URL", "MEMORY_URL"],
         "One object per database: it opens the stores lazily and closes them together.",
     ),
     (

@@ -26,7 +26,7 @@ from memstore.errors import (
     UnsupportedOperation,
     ValidationError,
 )
-from memstore.facade import DEFAULT_URL, MEMORY_URL, Memstore, RestoreReport
+from memstore.facade import DEFAULT_URL, MEMORY_URL, Memstore, RestoreReport, StoreArg, open_store
 from memstore.filters import And, Eq, Filter, In, Not, Or, Range
 from memstore.models import Content, Message
 from memstore.records import DataField, Distance, KeyField, RecordDefinition, RecordMapper, VectorField
@@ -128,6 +128,7 @@ __all__ = [
     "SearchResult",
     "SemanticStore",
     "SizedEmbedder",
+    "StoreArg",
     "StoredCheckpoint",
     "TokenCounter",
     "UnsupportedOperation",
@@ -139,4 +140,5 @@ __all__ = [
     "approximate_tokens",
     "as_embedder",
     "get_default_embedder",
+    "open_store",
 ]

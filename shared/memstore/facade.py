@@ -17,16 +17,19 @@ from memstore._closing import Closing
 from memstore._sync import to_async
 from memstore._validate import check_text, mask_password
 from memstore.backends.memory import MemoryChatBackend, MemoryCheckpointBackend, MemoryKVBackend
+from memstore.backends.memory.memory_index import MemoryMemoryIndex
 from memstore.backends.sql.chat import SqlChatBackend
 from memstore.backends.sql.checkpoints import SqlCheckpointBackend
 from memstore.backends.sql.database import Database
 from memstore.backends.sql.kv import SqlKVBackend
+from memstore.backends.sql.memory_index import SqlMemoryIndex
 from memstore.errors import UnsupportedOperation, ValidationError
 from memstore.stores.buffer import BufferStore
 from memstore.stores.chat import ChatBackend
 from memstore.stores.checkpoints import CheckpointBackend, CheckpointStore
 from memstore.stores.conversations import ConversationManager
 from memstore.stores.kv import KVBackend, KVStore
+from memstore.stores.memory_index import MemoryIndex
 
 if TYPE_CHECKING:
     from memstore.embeddings.base import EmbedderLike
@@ -34,7 +37,15 @@ if TYPE_CHECKING:
     from memstore.memory.forget import ForgetReport
     from memstore.stores.vectors import VectorBackend, VectorStore
 
-__all__ = ["DEFAULT_URL", "DEFAULT_VECTORS_DIR", "MEMORY_URL", "Memstore", "RestoreReport"]
+__all__ = [
+    "DEFAULT_URL",
+    "DEFAULT_VECTORS_DIR",
+    "MEMORY_URL",
+    "Memstore",
+    "RestoreReport",
+    "StoreArg",
+    "open_store",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -206,19 +217,27 @@ class Memstore(Closing):
         if isinstance(url, str) and url == MEMORY_URL:
             self.database: Database | None = None
             kv_backend = MemoryKVBackend()
-            chat_backend = MemoryChatBackend()
+            memory_chat = MemoryChatBackend()
+            chat_backend = memory_chat
             checkpoint_backend = MemoryCheckpointBackend()
+            memory_index: MemoryIndex = MemoryMemoryIndex(memory_chat)
         else:
             self.database = Database(url)
             kv_backend = SqlKVBackend(self.database)
-            chat_backend = SqlChatBackend(self.database)
+            sql_chat = SqlChatBackend(self.database)
+            chat_backend = sql_chat
             checkpoint_backend = SqlCheckpointBackend(self.database)
+            memory_index = SqlMemoryIndex(self.database, sql_chat)
         self.kv = KVStore(kv_backend)
         """The key-value store, in the ``"default"`` namespace."""
         self.conversations = ConversationManager(chat_backend)
         """Platforms and conversations, and messages across them."""
         self.checkpoints = CheckpointStore(checkpoint_backend)
         """Workflow checkpoints (LangGraph's short-term memory), on the same database."""
+        self.memory_index = memory_index
+        """The storage side of every :class:`~memstore.ConversationMemory` of this store (its outbox,
+        keyword index and members: :class:`memstore.stores.memory_index.MemoryIndex`), one per store so
+        that its memories share them."""
         try:
             self._vectors_choice = _choose_vectors(vectors, url, self.database)
         except ValidationError:
@@ -387,3 +406,23 @@ class Memstore(Closing):
 
     def __repr__(self) -> str:
         return f"Memstore({mask_password(self.url)!r}, vectors={self._vectors_choice.describe()!r})"
+
+
+StoreArg = Memstore | str | None
+"""What every adapter accepts as ``store``: a :class:`Memstore`, a database URL, or None for the default."""
+
+
+def open_store(store: StoreArg) -> tuple[Memstore, bool]:
+    """The :class:`Memstore` an adapter runs on, and whether the adapter owns it (so must close it).
+
+    A given ``Memstore`` stays the caller's: the adapter never closes it. A str is a URL (``sqlite:///...``,
+    ``postgresql://...``, ``memory://``) and None the embedded default (:data:`DEFAULT_URL`); in both cases
+    the adapter created the ``Memstore`` and closes it. Anything else raises TypeError.
+    """
+    if isinstance(store, Memstore):
+        return store, False
+    if store is None:
+        return Memstore(), True
+    if isinstance(store, str):
+        return Memstore(store), True
+    raise TypeError(f"store must be a memstore.Memstore, a URL str or None, not {type(store).__name__}")

@@ -383,7 +383,7 @@ def test_owns_only_the_store_it_opened(
     default.close()
     assert (tmp_path / "memstore_data" / "memstore.db").exists()
     assert closed == [owned.store, default.store]
-    with pytest.raises(ValidationError):
+    with pytest.raises(TypeError, match="store must be"):  # memstore.open_store, as every adapter
         MemstoreChatStore(42)  # type: ignore[arg-type]
 
 

@@ -8,41 +8,42 @@ and upserted into the vector collection and their pending rows deleted. If the e
 fails, :meth:`ConversationMemory.add` raises :class:`~memstore.errors.BackendError` and the rows stay pending:
 the messages are stored, keyword search already finds them, and :meth:`ConversationMemory.reindex` (or the
 next ``add``, which flushes every pending message first) makes them searchable by meaning. No message is ever
-stored and silently left out of the index. On the ``memory://`` backend the same logic runs with an in-process
-pending set shared by every ConversationMemory of that store.
+stored and silently left out of the index. The outbox, the keyword index and the set of messages a memory
+added are the store's :class:`~memstore.stores.memory_index.MemoryIndex` (``Memstore.memory_index``: tables
+on SQL, in-process sets for ``memory://``), shared by every ConversationMemory of that store.
 
 Recall is hybrid: dense candidates from the vector collection (conversation, role, type and time filters
 pushed down as record data fields) and keyword candidates ranked by BM25 in the database (FTS5 ``bm25()`` on
 SQLite, ``ts_rank_cd`` on PostgreSQL, a small Python BM25 for ``memory://``), fused by
 :func:`memstore.memory.ranking.fuse`. Every hit is read back from the messages table, so a message deleted
 by any path is never returned.
+
+This module holds the class, its configuration and the write path (``add`` and the outbox flush). The other
+methods are one-line calls into a module per concern: reads in :mod:`memstore.memory.recall`, retention,
+statistics and ``index_history`` in :mod:`memstore.memory.maintenance`, export, import and restore in
+:mod:`memstore.memory.io`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import itertools
-import json
 import logging
-import threading
-import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, select
-
 from memstore._sync import to_async
-from memstore._validate import check_count, check_identifier, check_number, check_text, dumps
-from memstore.errors import BackendError, MemstoreError, NotFoundError, UnsupportedOperation, ValidationError
-from memstore.filters import And, Filter, In, Range
-from memstore.memory import ranking
+from memstore._validate import check_count, check_identifier, check_number
+from memstore.errors import BackendError, UnsupportedOperation, ValidationError
+from memstore.memory import io, maintenance, ranking
+from memstore.memory import recall as recall_
+from memstore.memory.maintenance import MemoryStats
+from memstore.memory.recall import EPOCH, ScoredMessage, micros
 from memstore.models import Message
 from memstore.records import DataField, KeyField, RecordDefinition, VectorField
 from memstore.stores.buffer import BufferStore
-from memstore.stores.chat import MessageQuery
+from memstore.stores.chat import ChatBackend
+from memstore.stores.memory_index import MemoryIndex
 
 if TYPE_CHECKING:
     from memstore.embeddings.base import Embedder, EmbedderLike
@@ -66,167 +67,6 @@ DEFAULT_CANDIDATES = 50
 DEFAULT_NEIGHBOUR_WEIGHT = 0.4
 DEFAULT_NEIGHBOUR_RADIUS = 2
 INDEX_BATCH = 256
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-# memory:// stores: pending message ids per (chat backend, collection), shared by every ConversationMemory.
-_MEMORY_PENDING: weakref.WeakKeyDictionary[Any, dict[str, set[str]]] = weakref.WeakKeyDictionary()
-# memory:// stores: the ids of the messages any memory added (what keyword recall searches, as the keyword
-# index does on SQL: messages written by the buffer store alone are not a memory's).
-_MEMORY_MEMBERS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-_MEMORY_LOCK = threading.Lock()
-
-
-def forget_memory_rows(chat: Any, message_ids: Iterable[str]) -> None:
-    """Drop ``message_ids`` from a ``memory://`` store's pending and member sets (what the SQL tables hold on
-    a database), so a forgotten message leaves nothing behind."""
-    doomed = set(message_ids)
-    with _MEMORY_LOCK:
-        _MEMORY_MEMBERS.get(chat, set()).difference_update(doomed)
-        for pending in _MEMORY_PENDING.get(chat, {}).values():
-            pending.difference_update(doomed)
-
-
-@dataclasses.dataclass(frozen=True)
-class ScoredMessage:
-    """One recalled message (as stored, metadata intact) and its fused score in [0, 1], higher is better."""
-
-    message: Message
-    score: float
-
-
-def _micros(value: datetime) -> int:
-    return (value.astimezone(timezone.utc) - _EPOCH) // timedelta(microseconds=1)
-
-
-def _names(values: Iterable[str] | str | None, what: str) -> list[str] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        values = [values]
-    return [check_identifier(value, what) for value in values]
-
-
-def _utc(value: datetime | None, what: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ValidationError(f"{what} must be a datetime")
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Scope:
-    conversation_ids: list[str] | None
-    roles: list[str] | None
-    types: list[str] | None
-    since: datetime | None
-    until: datetime | None
-
-    def vector_filter(self) -> Filter | None:
-        parts: list[Filter] = []
-        if self.conversation_ids is not None:
-            parts.append(In("conversation_id", self.conversation_ids))
-        if self.roles is not None:
-            parts.append(In("role", self.roles))
-        if self.types is not None:
-            parts.append(In("type", self.types))
-        if self.since is not None or self.until is not None:
-            parts.append(
-                Range(
-                    "created_at",
-                    gte=None if self.since is None else _micros(self.since),
-                    lt=None if self.until is None else _micros(self.until),
-                )
-            )
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else And(*parts)
-
-    def admits(self, message: Message) -> bool:
-        """Whether ``message`` as stored now passes the filters (its index entry may predate an edit or a
-        move made through the buffer)."""
-        created = message.created_at
-        return (
-            (self.conversation_ids is None or message.conversation_id in self.conversation_ids)
-            and (self.roles is None or message.role in self.roles)
-            and (self.types is None or message.type in self.types)
-            and (self.since is None or (created is not None and created >= self.since))
-            and (self.until is None or (created is not None and created < self.until))
-        )
-
-    def message_query(self) -> MessageQuery:
-        return MessageQuery(
-            roles_in=None if self.roles is None else tuple(self.roles),
-            types_in=None if self.types is None else tuple(self.types),
-            since=self.since,
-            until=self.until,
-        )
-
-
-def _to_json(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "conversation_id": message.conversation_id,
-        "position": message.position,
-        "role": message.role,
-        "type": message.type,
-        "content": message.content,
-        "metadata": message.metadata,
-        "created_at": None if message.created_at is None else message.created_at.isoformat(),
-    }
-
-
-def _from_json(value: dict[str, Any]) -> Message:
-    if not isinstance(value, dict):
-        raise TypeError(f"a message is a JSON object, not {type(value).__name__}")
-    created = value.get("created_at")
-    return Message(
-        role=value["role"],
-        content=value["content"],
-        type=value.get("type", "text"),
-        metadata=value.get("metadata") or {},
-        id=value.get("id"),
-        conversation_id=value.get("conversation_id"),
-        position=value.get("position"),
-        created_at=None if created is None else datetime.fromisoformat(created),
-    )
-
-
-def _batches(messages: Iterable[Message], size: int) -> Iterator[list[Message]]:
-    """``messages`` in lists of ``size`` (the last one shorter)."""
-    stream = iter(messages)
-    while batch := list(itertools.islice(stream, size)):
-        yield batch
-
-
-def _jsonl_messages(source: Path) -> Iterator[Message]:
-    """The messages of an :meth:`ConversationMemory.export` file, line by line (ValidationError names the
-    first bad line)."""
-    with source.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield _from_json(json.loads(line))
-            except (ValueError, KeyError, TypeError, RecursionError) as exc:
-                reason = "nested too deep" if isinstance(exc, RecursionError) else exc
-                raise ValidationError(f"{source}:{number}: not a memstore message line ({reason})") from exc
-
-
-@dataclasses.dataclass(frozen=True)
-class MemoryStats:
-    """What :meth:`ConversationMemory.stats` reports. ``storage_bytes``: the whole database file (SQLite) or
-    database (PostgreSQL); None in memory."""
-
-    messages: int
-    conversations: dict[str, int]
-    roles: dict[str, int]
-    types: dict[str, int]
-    first_at: datetime | None
-    last_at: datetime | None
-    pending: int
-    vectors: int
-    storage_bytes: int | None
 
 
 class ConversationMemory:
@@ -294,8 +134,8 @@ class ConversationMemory:
         self.rescore = rescore
         self.neighbour_weight = float(neighbour_weight)
         self.neighbour_radius = neighbour_radius
-        self._chat: Any = store.conversations._backend
-        self._db = store.database
+        self._chat: ChatBackend = store.conversations._backend
+        self._memory_index: MemoryIndex = store.memory_index
         self.definition = RecordDefinition(
             KeyField("id"),
             VectorField("embedding", dimensions=dimensions, distance="cosine"),
@@ -311,10 +151,7 @@ class ConversationMemory:
             collection, self.definition
         )
         self._collection_ready = False
-        if self._db is not None:
-            from memstore.backends.sql.keyword import ensure_keyword_index
-
-            ensure_keyword_index(self._db)
+        self._memory_index.prepare()
 
     # -- writes -------------------------------------------------------------------------------------------
 
@@ -361,86 +198,17 @@ class ConversationMemory:
         return [next(cursors[cid]) for cid in targets], prepared
 
     def _append(self, conversation_id: str, batch: list[Message], now: datetime) -> list[Message]:
-        if self._db is None:
-            with _MEMORY_LOCK:
-                written: list[Message] = self._chat.append(conversation_id, batch, now)
-                self._memory_pending().update(m.id or "" for m in written)
-                _MEMORY_MEMBERS.setdefault(self._chat, set()).update(m.id or "" for m in written)
-            return written
-        from memstore.backends.sql.keyword import write_keyword_rows
-        from memstore.backends.sql.schema import memory_pending
-
-        database = self._db
-        collection = self.collection_name
-
-        def on_write(conn: Connection, rows: list[Message]) -> None:
-            write_keyword_rows(conn, database, rows)
-            conn.execute(
-                memory_pending.insert(), [{"collection": collection, "message_id": m.id} for m in rows]
-            )
-
-        appended: list[Message] = self._chat.append(conversation_id, batch, now, on_write=on_write)
-        return appended
-
-    def _memory_pending(self) -> set[str]:
-        per_backend = _MEMORY_PENDING.setdefault(self._chat, {})
-        return per_backend.setdefault(self.collection_name, set())
-
-    def _pending_ids(self, limit: int) -> list[str]:
-        if self._db is None:
-            with _MEMORY_LOCK:
-                return sorted(self._memory_pending())[:limit]
-        from memstore.backends.sql.schema import memory_pending
-
-        statement = (
-            select(memory_pending.c.message_id)
-            .where(memory_pending.c.collection == self.collection_name)
-            .order_by(memory_pending.c.message_id)
-            .limit(limit)
-        )
-        return self._db.run(
-            lambda conn: [str(v) for v in conn.execute(statement).scalars()],
-            write=False,
-            operation="memory.pending",
-        )
-
-    def _clear_pending(self, ids: Sequence[str]) -> None:
-        if not ids:
-            return
-        if self._db is None:
-            with _MEMORY_LOCK:
-                self._memory_pending().difference_update(ids)
-            return
-        from memstore.backends.sql.schema import memory_pending
-
-        statement = delete(memory_pending).where(
-            memory_pending.c.collection == self.collection_name, memory_pending.c.message_id.in_(list(ids))
-        )
-        self._db.run(lambda conn: conn.execute(statement), write=True, operation="memory.clear_pending")
+        return self._memory_index.append_indexed(self.collection_name, conversation_id, batch, now)
 
     def pending_count(self) -> int:
         """How many stored messages wait to be indexed in the vector layer (0 after a successful add)."""
-        if self._db is None:
-            with _MEMORY_LOCK:
-                return len(self._memory_pending())
-        from sqlalchemy import func
-
-        from memstore.backends.sql.schema import memory_pending
-
-        statement = (
-            select(func.count())
-            .select_from(memory_pending)
-            .where(memory_pending.c.collection == self.collection_name)
-        )
-        return self._db.run(
-            lambda conn: int(conn.execute(statement).scalar_one()), write=False, operation="memory.pending"
-        )
+        return self._memory_index.pending_count(self.collection_name)
 
     def _flush(self) -> int:
         """Index every pending message; BackendError (pending rows kept) if embedding or the upsert fails."""
         done = 0
         while True:
-            ids = self._pending_ids(INDEX_BATCH)
+            ids = self._memory_index.pending(self.collection_name, INDEX_BATCH)
             if not ids:
                 return done
             found = self._fetch(ids)
@@ -455,7 +223,8 @@ class ConversationMemory:
                     backend=exc.backend if isinstance(exc, BackendError) else getattr(vectors, "kind", ""),
                     operation="memory.index",
                 ) from exc
-            self._clear_pending(ids)  # ids whose message is gone are cleared too
+            # ids whose message is gone are cleared too
+            self._memory_index.clear_pending(self.collection_name, ids)
             done += len(found)
 
     def _ensure_collection(self) -> None:
@@ -476,7 +245,7 @@ class ConversationMemory:
                     "conversation_id": m.conversation_id,
                     "role": m.role,
                     "type": m.type,
-                    "created_at": _micros(m.created_at or _EPOCH),
+                    "created_at": micros(m.created_at or EPOCH),
                 }
                 for m, vector in zip(messages, vectors, strict=True)
             ]
@@ -491,153 +260,20 @@ class ConversationMemory:
         without ``recall=True``, a LlamaIndex chat store, before the app used a memory), in this memory's
         conversation, or in ``conversation_ids`` (every conversation for a memory spanning all). Messages
         already indexed are left alone, so it is safe to run again; returns how many were indexed."""
-        cids = _names(conversation_ids, "conversation_ids")
-        if self.conversation_id is not None:
-            if cids is not None and cids != [self.conversation_id]:
-                raise ValidationError(f"this memory is bound to conversation {self.conversation_id!r}")
-            cids = [self.conversation_id]
-        self._ensure_collection()
-        if self._db is None:
-            with _MEMORY_LOCK:
-                members = _MEMORY_MEMBERS.setdefault(self._chat, set())
-                fresh = [
-                    m.id or ""
-                    for cid in (
-                        cids if cids is not None else self._chat.list_conversation_ids("", None, 2**62)
-                    )
-                    for m in self._chat.select(cid, MessageQuery())
-                    if m.id not in members
-                ]
-                members.update(fresh)
-                self._memory_pending().update(fresh)
-        else:
-            self._mark_history(cids)
-        return self._flush()
+        return maintenance.index_history(self, conversation_ids)
 
-    def _mark_history(self, cids: list[str] | None) -> None:
-        """On SQL: keyword rows and pending rows for every message of ``cids`` no memory has indexed yet."""
-        from memstore.backends.sql.chat import _MESSAGE_COLUMNS, _message
-        from memstore.backends.sql.keyword import fts, write_keyword_rows
-        from memstore.backends.sql.schema import memory_members, memory_pending
-        from memstore.backends.sql.schema import messages as table
-
-        assert self._db is not None
-        database = self._db
-        members: Any = fts if database.is_sqlite else memory_members
-        statement = select(*_MESSAGE_COLUMNS).where(table.c.id.not_in(select(members.c.message_id)))
-        if cids is not None:
-            statement = statement.where(table.c.conversation_id.in_(cids))
-        collection = self.collection_name
-
-        def work(conn: Connection) -> None:
-            fresh = [_message(row) for row in conn.execute(statement)]
-            for batch in _batches(fresh, 500):
-                write_keyword_rows(conn, database, batch)
-                rows = [{"collection": collection, "message_id": m.id} for m in batch]
-                conn.execute(database.insert(memory_pending).on_conflict_do_nothing(), rows)
-
-        database.run(work, write=True, operation="memory.index_history")
-
-    # -- reads --------------------------------------------------------------------------------------------
+    # -- reads (memory/recall.py) ---------------------------------------------------------------------------
 
     def _fetch(self, ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among ``ids`` (missing ones left out)."""
-        if not ids:
-            return {}
-        if self._db is None:
-            found = (self._chat.get_message(i) for i in ids)
-            return {m.id or "": m for m in found if m is not None}
-        from memstore.backends.sql.chat import _MESSAGE_COLUMNS, _message
-        from memstore.backends.sql.schema import messages as table
-
-        wanted = list(dict.fromkeys(ids))
-        statement = select(*_MESSAGE_COLUMNS).where(table.c.id.in_(wanted))
-        rows = self._db.run(
-            lambda conn: [_message(row) for row in conn.execute(statement)],
-            write=False,
-            operation="memory.fetch",
-        )
-        return {m.id or "": m for m in rows}
+        return self._memory_index.fetch(ids) if ids else {}
 
     def _conversation_ids(self) -> list[str]:
         return list(self.store.conversations.iter_ids())
 
     def recent(self, k: int = 20) -> list[Message]:
         """The ``k`` newest messages, oldest first (across conversations when the memory spans them all)."""
-        check_count(k, "k", minimum=0)
-        if k == 0:
-            return []
-        if self.conversation_id is not None:
-            return BufferStore(self._chat, self.conversation_id).get_msg(-k)
-        newest: list[Message] = []
-        for cid in self._conversation_ids():
-            newest.extend(self._chat.select(cid, MessageQuery(descending=True, limit=k)))
-        newest.sort(key=lambda m: (m.created_at, m.conversation_id, m.position), reverse=True)
-        return newest[:k][::-1]
-
-    def _scope(
-        self,
-        conversation_ids: Iterable[str] | str | None,
-        roles: Iterable[str] | str | None,
-        types: Iterable[str] | str | None,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> _Scope:
-        cids = _names(conversation_ids, "conversation_ids")
-        if self.conversation_id is not None:
-            cids = [self.conversation_id] if cids is None or self.conversation_id in cids else []
-        return _Scope(
-            cids, _names(roles, "roles"), _names(types, "types"), _utc(since, "since"), _utc(until, "until")
-        )
-
-    def _dense(self, vector: list[float], scope: _Scope, limit: int) -> dict[str, float]:
-        try:
-            hits = self._collection.search(vector, limit, filter=scope.vector_filter())
-        except NotFoundError:
-            return {}
-        return {str(hit.record["id"]): float(hit.score) for hit in hits}
-
-    def _rescore(self, vector: list[float], keys: list[str]) -> dict[str, float]:
-        """Cosine similarities of ``keys`` (keyword candidates the dense search did not return)."""
-        if not keys:
-            return {}
-        try:
-            records = self._collection.get_batch(keys, include_vectors=True)
-        except NotFoundError:
-            return {}
-        if not records:
-            return {}
-        similarities = ranking.cosines(vector, [record["embedding"] for record in records])
-        return {str(record["id"]): float(score) for record, score in zip(records, similarities, strict=True)}
-
-    def _keyword(self, query: str, scope: _Scope, limit: int) -> dict[str, float]:
-        if self._db is not None:
-            from memstore.backends.sql.keyword import keyword_search
-
-            return dict(
-                keyword_search(
-                    self._db,
-                    query,
-                    limit,
-                    conversation_ids=scope.conversation_ids,
-                    roles=scope.roles,
-                    types=scope.types,
-                    since=scope.since,
-                    until=scope.until,
-                )
-            )
-        cids = scope.conversation_ids if scope.conversation_ids is not None else self._conversation_ids()
-        query_filter = scope.message_query()
-        with _MEMORY_LOCK:
-            members = set(_MEMORY_MEMBERS.get(self._chat, ()))
-        documents = [
-            (m.id or "", ranking.tokenize(ranking.keyword_text(m.text)))
-            for cid in cids
-            for m in self._chat.select(cid, query_filter)
-            if m.id in members
-        ]
-        scores = ranking.BM25(documents).scores(ranking.content_tokens(ranking.tokenize(query)))
-        return dict(ranking.ordered(scores)[:limit])
+        return recall_.recent(self, k)
 
     def recall(
         self,
@@ -659,108 +295,20 @@ class ConversationMemory:
         ``context=n`` adds up to ``n`` turns before and after each hit (same conversation, unfiltered), right
         after it with its score; they count toward ``k``.
         """
-        check_text(query, "query")
-        check_count(k, "k", minimum=0)
-        check_count(context, "context", minimum=0)
-        if min_score is not None and not isinstance(min_score, int | float):
-            raise ValidationError("min_score must be a number")
-        scope = self._scope(conversation_ids, roles, types, since, until)
-        if k == 0 or scope.conversation_ids == []:
-            return []
-        limit = max(self.candidates, k)
-        dense: dict[str, float] = {}
-        keyword = self._keyword(query, scope, limit) if self.keyword_weight > 0 else {}
-        if self.dense_weight > 0:
-            try:
-                vector = self.embedder.embed_query(query)
-            except MemstoreError:
-                raise
-            except Exception as exc:  # as add() reports an embedder failure: typed, with the cause chained
-                raise BackendError(
-                    f"the embedder failed on the query ({exc})", backend="embedder", operation="memory.recall"
-                ) from exc
-            dense = self._dense(vector, scope, limit)
-            if self.rescore:
-                dense.update(self._rescore(vector, [key for key in keyword if key not in dense]))
-        fused = ranking.fuse(
-            dense,
-            keyword,
-            dense_weight=self.dense_weight,
-            keyword_weight=self.keyword_weight,
-            method=self.fusion,
+        return recall_.recall(
+            self,
+            query,
+            k,
+            conversation_ids=conversation_ids,
+            roles=roles,
+            types=types,
+            since=since,
+            until=until,
+            min_score=min_score,
+            context=context,
         )
-        found = {key: m for key, m in self._fetch(list(fused)).items() if scope.admits(m)}
-        fused = {key: value for key, value in fused.items() if key in found}
-        if self.neighbour_weight > 0 and self.neighbour_radius > 0:
-            # Only turns around the k best candidates can climb into the first k (checked on LoCoMo: the
-            # same hits as fetching around every candidate), so only those are read.
-            best = [found[key] for key, _ in ranking.ordered(fused)[:k]]
-            found.update(self._indexed(self._neighbours(best, scope), known=found))
-            slots = {key: (m.conversation_id or "", m.position or 0) for key, m in found.items()}
-            fused = ranking.neighbour_boost(fused, slots, self.neighbour_weight, self.neighbour_radius)
-        if self.half_life_days is not None:
-            created = {key: found[key].created_at or _EPOCH for key in fused}
-            fused = ranking.recency_decay(fused, created, self.half_life_days)
-        hits = [
-            ScoredMessage(found[key], score)
-            for key, score in ranking.ordered(fused)
-            if min_score is None or score >= min_score
-        ]
-        if context == 0:
-            return hits[:k]
-        return self._with_context(hits, k, context)
 
-    def _indexed(self, messages: dict[str, Message], known: Mapping[str, Message]) -> dict[str, Message]:
-        """Those of ``messages`` this memory indexed (a turn written through the buffer alone stays out of
-        recall, as everywhere else); ``known`` are hits already, indexed by construction."""
-        unknown = [key for key in messages if key not in known]
-        try:
-            indexed = {str(r["id"]) for r in self._collection.get_batch(unknown, include_vectors=False)}
-        except NotFoundError:
-            indexed = set()
-        return {key: m for key, m in messages.items() if key in known or key in indexed}
-
-    def _neighbours(self, candidates: list[Message], scope: _Scope) -> dict[str, Message]:
-        """The turns within ``neighbour_radius`` of ``candidates`` that pass the scope's filters."""
-        wanted: dict[str, set[int]] = {}
-        for message in candidates:
-            around = wanted.setdefault(message.conversation_id or "", set())
-            for distance in range(1, self.neighbour_radius + 1):
-                around.update(((message.position or 0) - distance, (message.position or 0) + distance))
-        query = scope.message_query()
-        found: dict[str, Message] = {}
-        for cid, positions in wanted.items():
-            selected = dataclasses.replace(query, positions=tuple(sorted(p for p in positions if p >= 0)))
-            found.update((m.id or "", m) for m in self._chat.select(cid, selected))
-        return found
-
-    def _with_context(self, hits: list[ScoredMessage], k: int, context: int) -> list[ScoredMessage]:
-        result: list[ScoredMessage] = []
-        seen: set[str] = set()
-        for hit in hits:
-            if len(result) >= k:
-                break
-            message = hit.message
-            position = message.position or 0
-            around = self._chat.select(
-                message.conversation_id,
-                MessageQuery(after=position - context - 1, before=position + context + 1),
-            )
-            for neighbour in [message] + [m for m in around if m.id != message.id]:
-                if neighbour.id not in seen and len(result) < k:
-                    seen.add(neighbour.id or "")
-                    result.append(ScoredMessage(neighbour, hit.score))
-        return result
-
-    # -- retention, stats ------------------------------------------------------------------------------------
-
-    def _scope_ids(self, conversation_id: str | None) -> list[str] | None:
-        if conversation_id is not None:
-            cid = check_identifier(conversation_id, "conversation_id")
-            if self.conversation_id is not None and cid != self.conversation_id:
-                raise ValidationError(f"this memory is bound to conversation {self.conversation_id!r}")
-            return [cid]
-        return None if self.conversation_id is None else [self.conversation_id]
+    # -- upkeep (memory/maintenance.py) ---------------------------------------------------------------------
 
     def delete_older_than(self, days: float, *, conversation_id: str | None = None) -> int:
         """Delete messages created more than ``days`` days ago (in this memory's conversation, or in
@@ -771,127 +319,13 @@ class ConversationMemory:
         that last step fail (BackendError), the orphan vectors are never returned: recall reads every hit
         back from the messages table.
         """
-        check_number(days, "days")
-        try:
-            cutoff = datetime.now(timezone.utc) - timedelta(days=days)
-        except OverflowError:  # further back than datetime reaches: nothing is that old
-            return 0
-        cids = self._scope_ids(conversation_id)
-        if self._db is None:
-            doomed: list[str] = []
-            with _MEMORY_LOCK:
-                for cid in cids if cids is not None else self._conversation_ids():
-                    for message in self._chat.select(cid, MessageQuery(until=cutoff)):
-                        if self._chat.delete_message(cid, message.id) is not None:
-                            doomed.append(message.id or "")
-                self._memory_pending().difference_update(doomed)
-        else:
-            doomed = self._delete_sql(cutoff, cids)
-        if doomed:
-            with contextlib.suppress(NotFoundError):  # no collection yet: no vectors to delete
-                self._collection.delete_batch(doomed)
-        return len(doomed)
-
-    def _delete_sql(self, cutoff: datetime, cids: list[str] | None) -> list[str]:
-        from memstore.backends.sql.database import chunks
-        from memstore.backends.sql.keyword import delete_keyword_rows
-        from memstore.backends.sql.schema import memory_pending
-        from memstore.backends.sql.schema import messages as table
-
-        assert self._db is not None
-        database = self._db
-        condition = table.c.created_at < cutoff
-        if cids is not None:
-            condition = condition & table.c.conversation_id.in_(cids)
-        find = select(table.c.id).where(condition)
-
-        def work(conn: Connection) -> list[str]:
-            ids = [str(v) for v in conn.execute(find).scalars()]
-            for part in chunks(ids):
-                chunk = list(part)
-                conn.execute(delete(table).where(table.c.id.in_(chunk)))
-                conn.execute(delete(memory_pending).where(memory_pending.c.message_id.in_(chunk)))
-                delete_keyword_rows(conn, database, chunk)
-            return ids
-
-        return database.run(work, write=True, operation="memory.delete_older_than")
+        return maintenance.delete_older_than(self, days, conversation_id=conversation_id)
 
     def stats(self) -> MemoryStats:
         """Counts per conversation, role and type, the date range, pending and vector counts, storage size."""
-        cids = self._scope_ids(None)
-        if self._db is None:
-            rows: list[tuple[str, str, str, datetime | None]] = []
-            for cid in cids if cids is not None else self._conversation_ids():
-                rows.extend(
-                    (cid, m.role, m.type, m.created_at) for m in self._chat.select(cid, MessageQuery())
-                )
-            grouped: dict[tuple[str, str, str], tuple[int, datetime | None, datetime | None]] = {}
-            for cid, role, type_, created in rows:
-                count, low, high = grouped.get((cid, role, type_), (0, created, created))
-                low = created if low is None or (created is not None and created < low) else low
-                high = created if high is None or (created is not None and created > high) else high
-                grouped[(cid, role, type_)] = (count + 1, low, high)
-            groups = [(c, r, t, n, lo, hi) for (c, r, t), (n, lo, hi) in grouped.items()]
-            size: int | None = None
-        else:
-            groups, size = self._sql_stats(cids)
-        by_conversation: dict[str, int] = {}
-        by_role: dict[str, int] = {}
-        by_type: dict[str, int] = {}
-        lows = [g[4] for g in groups if g[4] is not None]
-        highs = [g[5] for g in groups if g[5] is not None]
-        for cid, role, type_, count, _, _ in groups:
-            by_conversation[cid] = by_conversation.get(cid, 0) + count
-            by_role[role] = by_role.get(role, 0) + count
-            by_type[type_] = by_type.get(type_, 0) + count
-        try:
-            vectors = self._collection.count(filter=None if cids is None else In("conversation_id", cids))
-        except NotFoundError:
-            vectors = 0
-        return MemoryStats(
-            messages=sum(by_conversation.values()),
-            conversations=dict(sorted(by_conversation.items())),
-            roles=dict(sorted(by_role.items())),
-            types=dict(sorted(by_type.items())),
-            first_at=min(lows) if lows else None,
-            last_at=max(highs) if highs else None,
-            pending=self.pending_count(),
-            vectors=vectors,
-            storage_bytes=size,
-        )
+        return maintenance.stats(self)
 
-    def _sql_stats(self, cids: list[str] | None) -> tuple[list[Any], int | None]:
-        from sqlalchemy import func, text
-
-        from memstore.backends.sql.schema import messages as table
-
-        assert self._db is not None
-        database = self._db
-        statement = select(
-            table.c.conversation_id,
-            table.c.role,
-            table.c.type,
-            func.count(),
-            func.min(table.c.created_at),
-            func.max(table.c.created_at),
-        ).group_by(table.c.conversation_id, table.c.role, table.c.type)
-        if cids is not None:
-            statement = statement.where(table.c.conversation_id.in_(cids))
-        groups = database.run(
-            lambda conn: [tuple(row) for row in conn.execute(statement)],
-            write=False,
-            operation="memory.stats",
-        )
-        if database.is_sqlite:
-            size_sql = text("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
-        else:
-            size_sql = text("SELECT pg_database_size(current_database())")
-        size = database.run(
-            lambda conn: conn.execute(size_sql).scalar_one(), write=False, operation="memory.stats"
-        )
-        return groups, None if size is None else int(size)
-
-    # -- export, import, backup -----------------------------------------------------------------------------
+    # -- export, import, backup (memory/io.py) --------------------------------------------------------------
 
     def export(
         self,
@@ -909,25 +343,9 @@ class ConversationMemory:
         The file is written aside and moved into place when complete (mode 0600). An existing ``path`` is
         refused unless ``overwrite``; a symlink or the live database never is written.
         """
-        from tqdm import tqdm  # type: ignore[import-untyped]
-
-        from memstore._files import private_file
-        from memstore.backends.sql.sqlite_files import live_files
-
-        cids = self._scope(conversation_ids, None, None, None, None).conversation_ids
-        written = 0
-        protected = [] if self._db is None else live_files(self._db)
-        with (
-            private_file(Path(path), overwrite=overwrite, what="export", protected=protected) as staged,
-            staged.open("w", encoding="utf-8") as out,
-            tqdm(desc="export", unit="msg", disable=not progress) as bar,
-        ):
-            for cid in cids if cids is not None else self._conversation_ids():
-                for message in BufferStore(self._chat, cid).get_msgs_forward():
-                    out.write(dumps(_to_json(message)) + "\n")
-                    written += 1
-                    bar.update(1)
-        return written
+        return io.export(
+            self, path, conversation_ids=conversation_ids, overwrite=overwrite, progress=progress
+        )
 
     def import_(self, path: str | Path, *, batch_size: int = 500, progress: bool = False) -> int:
         """Add the messages of a JSONL file written by :meth:`export` (ids, positions, metadata and times
@@ -937,50 +355,7 @@ class ConversationMemory:
         is written. Messages whose id is already stored are skipped, so importing a file again is harmless.
         A failure while writing (a backend error) leaves the batches written before it.
         """
-        check_count(batch_size, "batch_size", minimum=1)
-        source = Path(path)
-        if not source.is_file():
-            raise NotFoundError(f"no file {str(source)!r}")
-        total = self._check_stream(_jsonl_messages(source), batch_size)
-        return self._add_stream(_jsonl_messages(source), total, batch_size, "import", progress)[0]
-
-    def _check_stream(self, messages: Iterable[Message], batch_size: int) -> int:
-        """Run every check :meth:`add` makes on ``messages``, in the batches :meth:`_add_stream` will write,
-        without writing; returns how many there are."""
-        total = 0
-        for batch in _batches(messages, batch_size):
-            self._prepared(batch)
-            total += len(batch)
-        return total
-
-    def _add_stream(
-        self,
-        messages: Iterable[Message],
-        total: int,
-        batch_size: int,
-        label: str,
-        progress: bool,
-        conversations: set[str] | None = None,
-    ) -> tuple[int, set[str]]:
-        """:meth:`add` ``messages`` in batches under a tqdm bar of ``total``, skipping those whose id is
-        already stored (so running an import or a migration again adds nothing twice); returns the count and
-        the conversation ids written (also added to ``conversations`` as they are written)."""
-        from tqdm import tqdm
-
-        written = skipped = 0
-        conversations = set() if conversations is None else conversations  # the caller's sees partial work
-        with tqdm(desc=label, unit="msg", total=total, disable=not progress) as bar:
-            for batch in _batches(messages, batch_size):
-                present = self._fetch([m.id for m in batch if m.id is not None])
-                fresh = [m for m in batch if m.id is None or m.id not in present]
-                if fresh:
-                    conversations.update(message.conversation_id or "" for message in self.add(fresh))
-                written += len(fresh)
-                skipped += len(batch) - len(fresh)
-                bar.update(len(batch))
-        if skipped:
-            logger.info("%s: %d message(s) already present (same id) were skipped", label, skipped)
-        return written, conversations
+        return io.import_(self, path, batch_size=batch_size, progress=progress)
 
     def backup(self, path: str | Path) -> Path:
         """Back up the whole store: :meth:`memstore.Memstore.backup` (SQLite files; the vectors go in too,
@@ -994,33 +369,7 @@ class ConversationMemory:
         A backup that carries its vectors needs only the messages its outbox still held. An older one
         without them has every memory message re-indexed, so recall matches the restored messages.
         """
-        report = self.store.restore(path)
-        self._collection_ready = False
-        if report.vectors is not None or self.store._vectors_choice.kind == "sql":
-            return self._flush()
-        return self._reindex_everything()
-
-    def _reindex_everything(self) -> int:
-        """Index again every message a memory added (the keyword rows say which), in every conversation: the
-        whole database was replaced, not only this memory's conversation."""
-        from memstore.backends.sql.keyword import fts
-        from memstore.backends.sql.schema import memory_pending
-        from memstore.backends.sql.schema import messages as table
-
-        assert self._db is not None
-        collection = self.collection_name
-        find = select(table.c.id).where(table.c.id.in_(select(fts.c.message_id)))
-
-        def work(conn: Connection) -> None:
-            conn.execute(delete(memory_pending).where(memory_pending.c.collection == collection))
-            ids = [str(v) for v in conn.execute(find).scalars()]
-            if ids:
-                conn.execute(
-                    memory_pending.insert(), [{"collection": collection, "message_id": i} for i in ids]
-                )
-
-        self._db.run(work, write=True, operation="memory.reindex_all")
-        return self._flush()
+        return io.restore(self, path)
 
     aadd = to_async(add)
     arecent = to_async(recent)

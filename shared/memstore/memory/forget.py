@@ -5,7 +5,7 @@ What goes, and in what order:
 1. the conversations named (``subject``, or every id starting with it) and the conversations derived from
    them under a reserved ``memstore:<kind>:<id>`` id (LlamaIndex's ``memstore:archive:<key>`` and
    ``memstore:recall:<session>``), with their messages, their keyword-index rows and their pending rows, in
-   one SQL transaction;
+   one transaction (:meth:`memstore.stores.memory_index.MemoryIndex.forget`);
 2. the vectors of those messages, in every vector collection of the store (memory collections are keyed by
    message id);
 3. the LangGraph checkpoints of the threads named the same way;
@@ -23,10 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete
-
 from memstore._validate import check_text
-from memstore.stores.buffer import BufferStore
 
 if TYPE_CHECKING:
     from memstore.facade import Memstore
@@ -49,34 +46,7 @@ class ForgetReport:
 
 
 def _message_ids(store: Memstore, conversation_ids: Sequence[str]) -> list[str]:
-    backend = store.conversations._backend
-    return [m.id or "" for cid in conversation_ids for m in BufferStore(backend, cid).get_msgs_forward()]
-
-
-def _delete_conversations(store: Memstore, conversation_ids: list[str], message_ids: list[str]) -> None:
-    if store.database is None:
-        from memstore.memory.conversation import forget_memory_rows
-
-        for cid in conversation_ids:
-            store.conversations._backend.delete_conversation(cid)
-        forget_memory_rows(store.conversations._backend, message_ids)
-        return
-    from memstore.backends.sql.database import chunks
-    from memstore.backends.sql.keyword import delete_keyword_rows, ensure_keyword_index
-    from memstore.backends.sql.schema import conversations, memory_pending, messages
-
-    database = store.database
-    ensure_keyword_index(database)  # a store no memory ever opened has no keyword table yet
-
-    def work(conn: Connection) -> None:
-        for part in chunks(message_ids):
-            conn.execute(delete(memory_pending).where(memory_pending.c.message_id.in_(list(part))))
-        delete_keyword_rows(conn, database, message_ids)
-        for part in chunks(conversation_ids):
-            conn.execute(delete(messages).where(messages.c.conversation_id.in_(list(part))))
-            conn.execute(delete(conversations).where(conversations.c.id.in_(list(part))))
-
-    database.run(work, write=True, operation="forget")
+    return [m.id or "" for cid in conversation_ids for m in store.buffer(cid).get_msgs_forward()]
 
 
 def _vector_backend(store: Memstore) -> VectorBackend | None:
@@ -140,7 +110,7 @@ def forget(
     """Remove everything of ``subject`` (a conversation id, or an id prefix with ``prefix=True``)."""
     targets = store.conversations.related_ids(subject, prefix=prefix)
     message_ids = _message_ids(store, targets)
-    _delete_conversations(store, targets, message_ids)
+    store.memory_index.forget(targets, message_ids)
     backend = _vector_backend(store)
     vectors = 0 if backend is None or not message_ids else _delete_vectors(backend, message_ids)
     checkpoints = (

@@ -40,7 +40,8 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from memstore._validate import mask_password
 from memstore.errors import MemstoreError, NotFoundError, ValidationError
-from memstore.memory.conversation import ConversationMemory, _from_json
+from memstore.memory.conversation import ConversationMemory
+from memstore.memory.io import add_stream, check_stream, from_json
 from memstore.models import Message
 
 __all__ = ["SOURCES", "MigrationReport", "migrate"]
@@ -101,7 +102,7 @@ def _json_message(item: Any, index: int, cid: str | None = None) -> Message:
             "id": _stable_id("json", item.get("conversation_id"), index, item.get("role"), content),
         }
     try:
-        return _from_json(item)
+        return from_json(item)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValidationError(f"message {index}: not a memstore message ({exc!r})") from exc
 
@@ -313,13 +314,13 @@ def migrate(
     if kind not in SOURCES:
         raise ValidationError(f"unknown migration source {kind!r}: use one of {', '.join(SOURCES)}")
     # A first pass reads and checks the whole source: bad input raises before the backup or any write.
-    total = memory._check_stream(_messages(kind, source, table), BATCH)
+    total = check_stream(memory, _messages(kind, source, table), BATCH)
     memory._ensure_collection()  # a vector store this memory cannot use fails before the backup is taken
     taken = _backup_first(memory) if backup and total else None
     touched: set[str] = set()
     try:
-        count, conversations = memory._add_stream(
-            _messages(kind, source, table), total, BATCH, f"migrate {kind}", progress, touched
+        count, conversations = add_stream(
+            memory, _messages(kind, source, table), total, BATCH, f"migrate {kind}", progress, touched
         )
     except BaseException:
         if taken is not None and not touched:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, bindparam, column, delete, func, literal_colu
 
 from memstore.backends.sql.database import Database, chunks
 from memstore.backends.sql.schema import memory_members, messages
-from memstore.memory.ranking import KEYWORD_CHARS, keyword_text
+from memstore.keywords import KEYWORD_CHARS, content_tokens, keyword_text
 from memstore.models import Message
 
 __all__ = [
@@ -45,8 +45,6 @@ _ENGLISH: Any = literal_column("'english'::regconfig")
 
 
 def _tokens(query: str, pattern: str) -> list[str]:
-    from memstore.memory.ranking import content_tokens
-
     seen: dict[str, None] = {}
     for token in re.findall(pattern, query.lower()):
         seen.setdefault(token, None)
