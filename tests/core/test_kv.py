@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from memstore import KVStore, Memstore, ValidationError
+from memstore import BackendError, KVStore, Memstore, ValidationError
 
 
 @pytest.fixture
@@ -257,3 +258,62 @@ def test_write_puts_and_deletes_in_one_transaction(kv: KVStore) -> None:
 def test_keys_reads_no_values(kv: KVStore) -> None:
     kv.mset({f"k{i}": "x" * 1000 for i in range(5)})
     assert kv.keys("k") == [f"k{i}" for i in range(5)]
+
+
+# -- JSON documents: filters run where the data is ------------------------------------------------------
+
+
+_DOCS = {
+    "d.1": {"value": {"lang": "en", "n": 1, "user": {"tier": "gold"}, "ok": True}},
+    "d.2": {"value": {"lang": "fr", "n": 2.5, "user": {"tier": "free"}, "ok": False}},
+    "d.3": {"value": {"lang": "en", "n": 1790000000000000001, "tags": ["a"]}},
+    "d.4": {"value": {"lang": "1", "n": "1"}},
+    "e.1": {"value": {"lang": "en", "n": 1}},
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param(None, ["d.1", "d.2", "d.3", "d.4", "d.text"], id="none"),
+        pytest.param({"value": {"lang": "en"}}, ["d.1", "d.3"], id="nested-eq"),
+        pytest.param({"value": {"n": {"$eq": 1}}}, ["d.1"], id="number-not-string"),
+        pytest.param({"value": {"n": {"$gt": 1, "$lt": 3}}}, ["d.2"], id="range"),
+        pytest.param({"value": {"n": {"$gt": 1790000000000000000}}}, ["d.3"], id="big-int-exact"),
+        pytest.param({"value": {"ok": {"$eq": True}}}, ["d.1"], id="bool-strict"),
+        pytest.param({"value": {"lang": {"$ne": "en"}}}, ["d.2", "d.4"], id="ne"),
+        pytest.param({"value": {"user": {"tier": {"$in": ["gold", "x"]}}}}, ["d.1"], id="in"),
+        pytest.param({"$not": {"value": {"user": {"tier": "gold"}}}}, ["d.2", "d.3", "d.4"], id="not"),
+    ],
+)
+def test_scan_documents_filters_json_values(
+    kv: KVStore, spec: dict[str, object] | None, expected: list[str]
+) -> None:
+    kv.mset({key: json.dumps(doc) for key, doc in _DOCS.items()})
+    kv.set("d.bytes", b'{"value": {"lang": "en"}}')  # bytes entries are never documents
+    if spec is None:
+        kv.set("d.text", "not json")  # without a filter, any str entry is returned
+    found = kv.scan_documents("d.", spec)
+    assert list(found) == expected
+    assert all(found[key] == json.dumps(_DOCS[key]) for key in found if key in _DOCS)
+
+
+def test_scan_documents_skips_expired_and_other_namespaces(kv: KVStore) -> None:
+    kv.set("a.1", '{"x": 1}', ttl=0.05)
+    kv.namespace_store("other").set("a.2", '{"x": 1}')
+    kv.set("a.3", '{"x": 1}')
+    time.sleep(0.1)
+    assert kv.scan_documents("a.", {"x": 1}) == {"a.3": '{"x": 1}'}
+
+
+def test_scan_documents_filter_over_non_json_text_is_a_backend_error(kv: KVStore) -> None:
+    kv.set("a.1", "not json")
+    with pytest.raises(BackendError):
+        kv.scan_documents("a.", {"x": 1})
+    with pytest.raises(ValidationError):
+        kv.scan_documents("a.", {"x": {"$bogus": 1}})
+
+
+async def test_scan_documents_async_twin(kv: KVStore) -> None:
+    kv.set("a.1", '{"x": 1}')
+    assert await kv.ascan_documents("a.", {"x": 1}) == {"a.1": '{"x": 1}'}

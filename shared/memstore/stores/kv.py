@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from memstore._sync import to_async
 from memstore._validate import check_identifier, check_number, check_text
 from memstore.errors import ValidationError
+from memstore.filters import Filter, parse_filter
 
 __all__ = ["KVBackend", "KVStore", "KVValue", "StoredValue"]
 
@@ -44,6 +45,12 @@ class KVBackend(Protocol):
 
     def scan_keys(self, namespace: str, prefix: str, now: float) -> list[str]:
         """The live keys starting with ``prefix``, ordered, without reading their values."""
+
+    def scan_documents(
+        self, namespace: str, prefix: str, filter: Filter | None, now: float
+    ) -> list[tuple[str, str]]:
+        """The live str entries whose key starts with ``prefix`` and whose value, read as a JSON document,
+        matches ``filter`` (None: every str entry), ordered by key; the filter runs where the data is."""
 
     def delete_prefix(self, namespace: str, prefix: str) -> int:
         """Delete every entry whose key starts with ``prefix``; return how many."""
@@ -171,6 +178,25 @@ class KVStore:
         rows = self._backend.scan(self.namespace, check_text(prefix, "key prefix"), time.time())
         return {key: _decode(value) for key, value in rows}
 
+    def scan_documents(
+        self, prefix: str = "", filter: Filter | Mapping[str, Any] | None = None
+    ) -> dict[str, str]:
+        """The str entries under ``prefix`` whose value is a JSON document matching ``filter``, by key.
+
+        ``filter`` is the filter language (:mod:`memstore.filters`, or its dict form) over the document: a
+        field ``("value", "lang")`` reads ``document["value"]["lang"]``. It runs in the database on SQL
+        (``json_extract`` on SQLite, ``json_extract_path`` on PostgreSQL, over the stored text) and through
+        :func:`memstore.filters.matches` in memory, so only matching entries are read back. ``bytes`` entries
+        never match; with ``filter=None`` every str entry under the prefix is returned, JSON or not. With a
+        filter, every str entry under the prefix must hold JSON text: one that does not makes the scan raise
+        :class:`~memstore.errors.BackendError` (the database's JSON parse error) on every backend.
+        """
+        node = parse_filter(filter)
+        rows = self._backend.scan_documents(
+            self.namespace, check_text(prefix, "key prefix"), node, time.time()
+        )
+        return dict(rows)
+
     def keys(self, prefix: str = "") -> list[str]:
         """The keys starting with ``prefix`` (all keys by default), ordered; values are not read."""
         return self._backend.scan_keys(self.namespace, check_text(prefix, "key prefix"), time.time())
@@ -193,6 +219,7 @@ class KVStore:
     amget = to_async(mget)
     aexists = to_async(exists)
     aget_by_prefix = to_async(get_by_prefix)
+    ascan_documents = to_async(scan_documents)
     akeys = to_async(keys)
     anamespaces = to_async(namespaces)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Sequence
 
+from memstore.errors import BackendError
+from memstore.filters import Filter, matches
 from memstore.stores.kv import StoredValue
 
 __all__ = ["MemoryKVBackend"]
@@ -61,6 +64,28 @@ class MemoryKVBackend:
 
     def scan_keys(self, namespace: str, prefix: str, now: float) -> list[str]:
         return [key for key, _ in self.scan(namespace, prefix, now)]
+
+    def scan_documents(
+        self, namespace: str, prefix: str, filter: Filter | None, now: float
+    ) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for key, (raw, is_text) in self.scan(namespace, prefix, now):
+            if not is_text:
+                continue
+            text = raw.decode("utf-8")
+            if filter is not None:
+                try:
+                    document = json.loads(text)
+                except ValueError as exc:  # as the databases' JSON parse errors
+                    raise BackendError(
+                        "memory failed during kv.scan_documents: an entry is not JSON text",
+                        backend="memory",
+                        operation="kv.scan_documents",
+                    ) from exc
+                if not isinstance(document, dict) or not matches(filter, document):
+                    continue
+            found.append((key, text))
+        return found
 
     def delete_prefix(self, namespace: str, prefix: str) -> int:
         with self._lock:

@@ -14,14 +14,29 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol, TypeAlias
 
-from sqlalchemy import Float, Integer, Numeric, and_, case, cast, false, func, literal, not_, or_, true
+from sqlalchemy import (
+    JSON,
+    Float,
+    Integer,
+    Numeric,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    true,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from memstore._validate import dumps
 from memstore.backends.sql.database import chunks
 from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 
-__all__ = ["compile_filter", "json_field_equals"]
+__all__ = ["compile_filter", "json_field_equals", "json_from_bytes"]
 
 Comparison: TypeAlias = Callable[[Any, Any], Any]
 _OPERATORS: dict[str, Comparison] = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -52,6 +67,9 @@ class JsonAccess(Protocol):
 
     def boolean_text(self, value: bool) -> str:
         """How :meth:`text` renders a JSON boolean."""
+
+    def from_bytes(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A binary column holding UTF-8 JSON text, as a value the other methods can read."""
 
 
 class _SqliteJson:
@@ -100,6 +118,10 @@ class _SqliteJson:
 
     def boolean_text(self, value: bool) -> str:
         return "true" if value else "false"
+
+    def from_bytes(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        # The JSON functions read text; a BLOB would be taken for SQLite's binary JSONB (3.45+).
+        return cast(column, Text)
 
 
 class _PostgresJson:
@@ -151,6 +173,10 @@ class _PostgresJson:
     def boolean_text(self, value: bool) -> str:
         return "true" if value else "false"
 
+    def from_bytes(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        # ``json`` (not ``jsonb``) keeps numbers as written, so they compare as D6 says.
+        return cast(func.convert_from(column, "UTF8"), JSON)
+
 
 def _float_compare(stored: ColumnElement[Any], op: Comparison, value: int | float) -> ColumnElement[Any]:
     """``stored op value`` for a float8 ``stored``, exact even for an int that no float holds (beyond 2**53):
@@ -167,6 +193,12 @@ def _float_compare(stored: ColumnElement[Any], op: Comparison, value: int | floa
 
 
 _ACCESS: dict[str, JsonAccess] = {"sqlite": _SqliteJson(), "postgresql": _PostgresJson()}
+
+
+def json_from_bytes(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """A binary ``column`` of UTF-8 JSON text (a KV value) as a JSON value :func:`compile_filter` can read;
+    parsed per row and per JSON call, so no JSON column has to be kept beside it."""
+    return _ACCESS[dialect].from_bytes(column)
 
 
 def json_field_equals(

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from memstore.backends.sql.database import Database, chunks
+from memstore.backends.sql.filters import compile_filter, json_from_bytes
 from memstore.backends.sql.schema import kv
+from memstore.filters import Filter
 from memstore.stores.kv import StoredValue
 
 __all__ = ["SqlKVBackend"]
@@ -98,6 +112,26 @@ class SqlKVBackend:
             lambda conn: list(conn.execute(query).scalars()), write=False, operation="kv.keys"
         )
         return sorted(keys)
+
+    def scan_documents(
+        self, namespace: str, prefix: str, filter: Filter | None, now: float
+    ) -> list[tuple[str, str]]:
+        dialect = self._db.backend_name
+        if filter is None:
+            matching: ColumnElement[bool] = kv.c.is_text
+        else:
+            document = json_from_bytes(kv.c.value, dialect)
+            # CASE fixes the order (a WHERE's AND may be reordered): a bytes value is never read as JSON.
+            matching = case((kv.c.is_text, compile_filter(filter, document, dialect)), else_=false())
+        query = select(kv.c.key, kv.c.value).where(
+            kv.c.namespace == namespace, _has_prefix(prefix), _live(now), matching
+        )
+
+        def read(conn: Connection) -> list[tuple[str, str]]:
+            return [(row.key, bytes(row.value).decode("utf-8")) for row in conn.execute(query)]
+
+        rows = self._db.run(read, write=False, operation="kv.scan_documents")
+        return sorted(rows, key=lambda item: item[0])
 
     def touch(self, namespace: str, expiries: Sequence[tuple[str, float | None]], now: float) -> int:
         statement = (
