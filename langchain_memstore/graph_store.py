@@ -15,16 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
-import hashlib
-import json
-import math
-import operator
 import threading
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
@@ -32,23 +26,39 @@ from langgraph.store.base import (
     GetOp,
     IndexConfig,
     InvalidNamespaceError,
-    Item,
     ListNamespacesOp,
-    MatchCondition,
     Op,
     PutOp,
     Result,
     SearchItem,
     SearchOp,
     TTLConfig,
-    validate_op_namespace,
 )
-from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
+from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
-from langchain_memstore.embeddings import MemstoreEmbeddings
-from langchain_memstore.errors import ForeignDataError
-from memstore import KVStore, KVValue, ValidationError, as_embedder
+from langchain_memstore.graph._codec import (
+    VALUE_PATH,
+    Entry,
+    by_recency,
+    decode_entry,
+    decode_item,
+    encode_entry,
+    entry_key,
+    entry_prefix,
+    namespace_labels,
+    split_key,
+    vector_key,
+)
+from langchain_memstore.graph._filter import namespace_matches, passes, to_core_filter
+from langchain_memstore.graph._ttl import Sweeper
+from langchain_memstore.graph._validate import (
+    check_index_config,
+    check_minutes,
+    check_ttl_config,
+    validate_op,
+)
+from memstore import KVStore, KVValue, ValidationError
 
 if typing.TYPE_CHECKING:
     from memstore import LazyCollection
@@ -61,17 +71,6 @@ DEFAULT_KV_NAMESPACE = "langgraph_store"
 
 DEFAULT_SWEEP_INTERVAL_MINUTES = 5.0
 """How often :meth:`MemstoreGraphStore.start_ttl_sweeper` purges expired items unless told otherwise."""
-
-_TTL_KEYS = {"default_ttl", "refresh_on_read", "sweep_interval_minutes", "omit_expired"}
-_INDEX_KEYS = {"dims", "embed", "fields"}
-
-_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "$gt": operator.gt,
-    "$gte": operator.ge,
-    "$lt": operator.lt,
-    "$lte": operator.le,
-}
-_OPERATORS = {"$eq", "$ne", *_COMPARISONS}
 
 
 class MemstoreGraphStore(StoreOwner, BaseStore):
@@ -138,8 +137,8 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         ttl: TTLConfig | None = None,
         index: IndexConfig | None = None,
     ) -> None:
-        config = _check_ttl_config(ttl)
-        index_config, embeddings, fields = _check_index_config(index)
+        config = check_ttl_config(ttl)
+        index_config, embeddings, fields = check_index_config(index)
         self._store, self._owns_store = open_store(store)
         try:
             self._kv: KVStore = self._store.kv.namespace_store(kv_namespace)
@@ -154,25 +153,21 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         self._fields = fields
         self._vectors: LazyCollection | None = None
         self._vectors_lock = threading.Lock()
-        self._sweeper: concurrent.futures.Future[None] | None = None
-        self._sweeper_stop = threading.Event()
-        self._sweeper_lock = threading.Lock()
-        self.last_sweep_error: BaseException | None = None
-        """The error of the background sweeper's last failed sweep, if any."""
+        self._sweeper = Sweeper(self.sweep_ttl)
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` and return one result per op, in order (see the class docstring for semantics)."""
         ops = list(ops)
         for op in ops:
-            _validate(op)
+            validate_op(op)
         results: list[Result] = [None] * len(ops)
         refresh: dict[str, float] = {}  # entry key -> seconds to live, for items read with refresh_ttl
-        gets = {i: _entry_key(op.namespace, op.key) for i, op in enumerate(ops) if isinstance(op, GetOp)}
+        gets = {i: entry_key(op.namespace, op.key) for i, op in enumerate(ops) if isinstance(op, GetOp)}
         if gets:
             for (index, key), raw in zip(gets.items(), self._kv.mget(list(gets.values())), strict=True):
                 if raw is None:
                     continue
-                entry = _decode_entry(key, raw)
+                entry = decode_entry(key, raw)
                 results[index] = entry.item
                 if entry.ttl is not None and typing.cast(GetOp, ops[index]).refresh_ttl:
                     refresh[key] = entry.ttl * 60.0
@@ -197,14 +192,22 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         """Async twin of :meth:`batch`: the same operation, run in a worker thread."""
         return await asyncio.to_thread(self.batch, list(ops))
 
-    def _candidates(self, op: SearchOp) -> list[_Entry]:
-        """The live entries under the search's prefix whose values pass its filter (one prefix scan)."""
-        entries = self._kv.get_by_prefix(_prefix(op.namespace_prefix))
-        decoded = (_decode_entry(key, raw) for key, raw in entries.items())
-        return [entry for entry in decoded if _passes(entry.item, op.filter)]
+    def _candidates(self, op: SearchOp) -> list[Entry]:
+        """The live entries under the search's prefix whose values pass its filter (one prefix scan).
+
+        The filter's conditions the core language says exactly run in the core (in SQL on a database);
+        the rest (``graph._filter``'s list) are checked here on what it returns."""
+        prefix = entry_prefix(op.namespace_prefix)
+        core, residual = to_core_filter(op.filter, VALUE_PATH)
+        if core is None:
+            entries: dict[str, KVValue] = dict(self._kv.get_by_prefix(prefix))
+        else:
+            entries = dict(self._kv.scan_documents(prefix, core))
+        decoded = (decode_entry(key, raw) for key, raw in entries.items())
+        return [entry for entry in decoded if passes(entry.item, residual)]
 
     def _page(
-        self, ranked: list[tuple[float | None, _Entry]], op: SearchOp, refresh: dict[str, float]
+        self, ranked: list[tuple[float | None, Entry]], op: SearchOp, refresh: dict[str, float]
     ) -> list[SearchItem]:
         """``offset``/``limit`` of the ranked entries as SearchItems; their TTLs go to ``refresh``."""
         page = ranked[op.offset : op.offset + op.limit]
@@ -221,7 +224,7 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
 
     def _search(self, op: SearchOp, refresh: dict[str, float]) -> list[SearchItem]:
         candidates = self._candidates(op)
-        _by_recency(candidates)
+        by_recency(candidates)
         return self._page([(None, entry) for entry in candidates], op, refresh)
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
@@ -233,21 +236,21 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
                 path = tuple(condition.path)
                 literal = path[: path.index("*")] if "*" in path else path
                 scan = max(scan, literal, key=len)
-        namespaces = {_split(key)[0] for key in self._kv.keys(_prefix(scan))}
-        matching = [ns for ns in namespaces if all(_namespace_matches(c, ns) for c in conditions)]
+        namespaces = {split_key(key)[0] for key in self._kv.keys(entry_prefix(scan))}
+        matching = [ns for ns in namespaces if all(namespace_matches(c, ns) for c in conditions)]
         if op.max_depth is not None:
             matching = list({ns[: op.max_depth] for ns in matching})
         return sorted(matching)[op.offset : op.offset + op.limit]
 
     def _write(self, puts: list[PutOp]) -> None:
         upserts = [op for op in puts if op.value is not None]
-        deletes = [_entry_key(op.namespace, op.key) for op in puts if op.value is None]
-        keys = [_entry_key(op.namespace, op.key) for op in upserts]
+        deletes = [entry_key(op.namespace, op.key) for op in puts if op.value is None]
+        keys = [entry_key(op.namespace, op.key) for op in upserts]
         # One read gives the created_at of overwritten items and has the core check every key before the
         # first write, so a bad key cannot leave the upserts written and the deletes not.
         existing = self._kv.mget(keys + deletes)
         old = {
-            key: _decode_entry(key, raw).paths
+            key: decode_entry(key, raw).paths
             for key, raw in zip(keys + deletes, existing, strict=True)
             if raw is not None
         }
@@ -260,21 +263,13 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         groups: dict[float | None, list[tuple[str, KVValue]]] = {}
         stale: list[str] = []
         for op, key, raw in zip(upserts, keys, existing, strict=False):
-            created = now if raw is None else _decode(key, raw).created_at
-            record: dict[str, Any] = {
-                "value": dict(op.value or {}),
-                "created_at": created.isoformat(),
-                "updated_at": now.isoformat(),
-            }
-            if op.ttl is not None:
-                record["ttl"] = float(op.ttl)
+            created = now if raw is None else decode_item(key, raw).created_at
+            minutes = None if op.ttl is None else float(op.ttl)
             paths = [path for path, _ in texts.get(key, [])]
-            if paths:
-                record["index"] = paths
-            stale.extend(_vector_key(key, path) for path in old.get(key, ()) if path not in paths)
-            text = json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-            groups.setdefault(None if op.ttl is None else float(op.ttl), []).append((key, text))
-        stale.extend(_vector_key(key, path) for key in deletes for path in old.get(key, ()))
+            stale.extend(vector_key(key, path) for path in old.get(key, ()) if path not in paths)
+            text = encode_entry(dict(op.value or {}), created, now, minutes, paths)
+            groups.setdefault(minutes, []).append((key, text))
+        stale.extend(vector_key(key, path) for key in deletes for path in old.get(key, ()))
         if not groups:
             self._kv.write((), deletes)
         for index, (minutes, records) in enumerate(groups.items()):
@@ -334,9 +329,9 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             )
         records = [
             {
-                "id": _vector_key(key, path),
+                "id": vector_key(key, path),
                 "embedding": list(vector),
-                "ns": _namespace_labels(_split(key)[0]),
+                "ns": namespace_labels(split_key(key)[0]),
                 "entry": key,
                 "path": path,
             }
@@ -365,7 +360,7 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         whose vectors are gone (a lost vector folder) is still found, unscored.
         """
         candidates = self._candidates(op)
-        owners = {_vector_key(entry.key, path): entry.key for entry in candidates for path in entry.paths}
+        owners = {vector_key(entry.key, path): entry.key for entry in candidates for path in entry.paths}
         best: dict[str, float] = {}
         index = self._index() if owners and op.limit > 0 else None
         if index is not None:
@@ -381,7 +376,7 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
             key=lambda e: (-best[e.key], e.item.created_at, e.item.namespace, e.item.key),
         )
         unscored = [e for e in candidates if e.key not in best]
-        _by_recency(unscored)
+        by_recency(unscored)
         return self._page([(best[e.key], e) for e in scored] + [(None, e) for e in unscored], op, refresh)
 
     # -- TTL ------------------------------------------------------------------------------------------------
@@ -405,51 +400,27 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
         interval = sweep_interval_minutes
         if interval is None:
             interval = (self.ttl_config or {}).get("sweep_interval_minutes") or DEFAULT_SWEEP_INTERVAL_MINUTES
-        _check_minutes(interval, "sweep_interval_minutes")
-        with self._sweeper_lock:
-            if self._sweeper is not None and not self._sweeper.done():
-                return self._sweeper
-            self._sweeper_stop = stop = threading.Event()
-            future: concurrent.futures.Future[None] = concurrent.futures.Future()
-            future.set_running_or_notify_cancel()
-            self._sweeper = future
-        self.last_sweep_error = None
-
-        def run() -> None:
-            try:
-                while not stop.wait(float(interval) * 60.0):
-                    try:
-                        self.sweep_ttl()
-                    except Exception as exc:  # the database may be away for a while: try again later
-                        self.last_sweep_error = exc
-            finally:
-                future.set_result(None)
-
-        threading.Thread(target=run, name="memstore-ttl-sweeper", daemon=True).start()
-        return future
+        check_minutes(interval, "sweep_interval_minutes")
+        return self._sweeper.start(float(interval))
 
     def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
         """Stop the sweeper thread; True if it stopped within ``timeout`` seconds (or none was running)."""
-        with self._sweeper_lock:
-            future = self._sweeper
-            self._sweeper_stop.set()
-        if future is None:
-            return True
-        try:
-            future.result(timeout=timeout)
-        except concurrent.futures.TimeoutError:
-            return False
-        return True
+        return self._sweeper.stop(timeout)
+
+    @property
+    def last_sweep_error(self) -> BaseException | None:
+        """The error of the background sweeper's last failed sweep, if any."""
+        return self._sweeper.last_error
 
     def close(self) -> None:
         """Stop the TTL sweeper, then release the store if this object created it. Idempotent."""
-        if hasattr(self, "_sweeper_stop"):
+        if hasattr(self, "_sweeper"):
             self.stop_ttl_sweeper()
         super().close()
 
     async def aclose(self) -> None:
         """Async twin of :meth:`close`."""
-        if hasattr(self, "_sweeper_stop"):
+        if hasattr(self, "_sweeper"):
             await asyncio.to_thread(self.stop_ttl_sweeper)
         await super().aclose()
 
@@ -466,308 +437,7 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
                 or not all(isinstance(label, str) and label and "." not in label for label in namespace)
             ):
                 raise InvalidNamespaceError(f"a namespace to forget is a tuple of labels, not {namespace!r}")
-        return {self.kv_namespace: [_prefix(namespace) for namespace in namespaces]}
+        return {self.kv_namespace: [entry_prefix(namespace) for namespace in namespaces]}
 
     def __repr__(self) -> str:
         return f"MemstoreGraphStore(kv_namespace={self.kv_namespace!r})"
-
-
-# -- keys and records ---------------------------------------------------------------------------------------
-
-
-def _prefix(namespace: tuple[str, ...]) -> str:
-    return "".join(label + "." for label in namespace)
-
-
-def _entry_key(namespace: tuple[str, ...], key: str) -> str:
-    return _prefix(namespace) + "." + key
-
-
-def _split(entry_key: str) -> tuple[tuple[str, ...], str]:
-    labels: list[str] = []
-    start = 0
-    while True:
-        end = entry_key.find(".", start)
-        if end < 0:
-            raise ForeignDataError(f"KV key {entry_key!r} is not an item written by MemstoreGraphStore")
-        if end == start:
-            return tuple(labels), entry_key[end + 1 :]
-        labels.append(entry_key[start:end])
-        start = end + 1
-
-
-@dataclasses.dataclass(frozen=True)
-class _Entry:
-    key: str
-    item: Item
-    ttl: float | None
-    """The TTL in minutes (None: never expires)."""
-    paths: tuple[str, ...]
-    """The paths of the item's vectors in the index collection."""
-
-
-def _decode(entry_key: str, raw: KVValue) -> Item:
-    return _decode_entry(entry_key, raw).item
-
-
-def _vector_key(entry_key: str, path: str) -> str:
-    return hashlib.sha256(f"{entry_key}\x00{path}".encode()).hexdigest()
-
-
-def _namespace_labels(namespace: tuple[str, ...]) -> dict[str, str]:
-    return {f"l{i}": label for i, label in enumerate(namespace)}
-
-
-def _by_recency(entries: list[_Entry]) -> None:
-    """Sort in place as a plain search orders items: most recently updated first, then namespace, key."""
-    entries.sort(key=lambda entry: (entry.item.namespace, entry.item.key))
-    entries.sort(key=lambda entry: entry.item.updated_at, reverse=True)
-
-
-def _passes(item: Item, conditions: Mapping[str, Any] | None) -> bool:
-    return not conditions or all(_matches(item.value.get(k), c) for k, c in conditions.items())
-
-
-def _decode_entry(entry_key: str, raw: KVValue) -> _Entry:
-    """The item of an entry, its TTL and its index paths."""
-    namespace, key = _split(entry_key)
-    try:
-        if not isinstance(raw, str):
-            raise TypeError("the entry holds bytes, not JSON text")
-        record = json.loads(raw)
-        value = record["value"]
-        if not isinstance(value, dict):
-            raise TypeError("the item value is not a JSON object")
-        created = datetime.fromisoformat(record["created_at"])
-        updated = datetime.fromisoformat(record["updated_at"])
-        minutes = record.get("ttl")
-        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int | float)):
-            raise TypeError("the item TTL is not a number")
-        paths = record.get("index", [])
-        if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
-            raise TypeError("the item's index paths are not a list of str")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ForeignDataError(
-            f"KV entry {entry_key!r} is not an item written by MemstoreGraphStore: {exc}"
-        ) from exc
-    item = Item(value=value, key=key, namespace=namespace, created_at=created, updated_at=updated)
-    return _Entry(entry_key, item, None if minutes is None else float(minutes), tuple(paths))
-
-
-# -- validation ---------------------------------------------------------------------------------------------
-
-
-def _validate(op: Op) -> None:
-    if not isinstance(op, GetOp | SearchOp | ListNamespacesOp | PutOp):
-        raise ValidationError(f"unknown LangGraph store operation: {type(op).__name__}")
-    validate_op_namespace(op)
-    if isinstance(op, SearchOp):
-        _check_page(op.limit, op.offset)
-        if op.filter is not None:
-            if not isinstance(op.filter, Mapping):
-                raise ValidationError(f"search filter must be a dict, not {type(op.filter).__name__}")
-            for field, condition in op.filter.items():
-                if not isinstance(field, str):
-                    raise ValidationError(f"filter fields are str, not {field!r}")
-                _check_condition(condition, f"filter[{field!r}]")
-    elif isinstance(op, ListNamespacesOp):
-        _check_page(op.limit, op.offset)
-        for condition in op.match_conditions or ():
-            if condition.match_type not in ("prefix", "suffix"):
-                raise ValidationError(f"match_type is 'prefix' or 'suffix', not {condition.match_type!r}")
-        if op.max_depth is not None:
-            _check_int(op.max_depth, "max_depth", 1)
-    elif isinstance(op, PutOp):
-        if not op.namespace:
-            raise InvalidNamespaceError("Namespace cannot be empty.")
-        if op.ttl is not None:
-            _check_minutes(op.ttl, "ttl")
-        if (
-            op.index is not None
-            and op.index is not False
-            and (isinstance(op.index, str) or not all(isinstance(path, str) for path in op.index))
-        ):
-            raise ValidationError(f"a put's index is False, None or a list of str paths, not {op.index!r}")
-        if op.value is not None:
-            if not isinstance(op.value, Mapping):
-                raise ValidationError(f"an item value is a dict, not {type(op.value).__name__}")
-            _check_json(op.value, "item value")
-    if not isinstance(op, SearchOp | ListNamespacesOp) and not isinstance(op.key, str):
-        raise ValidationError(f"an item key is a str, not {type(op.key).__name__}")
-
-
-def _check_minutes(value: object, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
-        raise ValidationError(f"{what} is a positive number of minutes, not {value!r}")
-
-
-def _check_index_config(
-    config: object,
-) -> tuple[IndexConfig | None, Embeddings | None, list[tuple[str, Any]]]:
-    if config is None:
-        return None, None, []
-    if not isinstance(config, Mapping):
-        raise ValidationError(f"index is an IndexConfig dict, not {type(config).__name__}")
-    unknown = sorted(str(name) for name in config if name not in _INDEX_KEYS)
-    if unknown:
-        raise ValidationError(f"unknown index settings: {', '.join(unknown)}")
-    _check_int(config.get("dims"), "index dims", 1)
-    if config.get("embed") is None:
-        raise ValidationError(
-            "index needs embed: a LangChain Embeddings, a function or a 'provider:model' str"
-        )
-    fields = config.get("fields") or ["$"]
-    if isinstance(fields, str) or not all(isinstance(field, str) for field in fields):
-        raise ValidationError("index fields are a list of str paths")
-    embed = config["embed"]
-    embeddings: Embeddings
-    if isinstance(embed, Embeddings | str):
-        embeddings = ensure_embeddings(embed)
-    else:
-        try:  # a memstore Embedder, a LlamaIndex BaseEmbedding: whatever the core recognises
-            embeddings = MemstoreEmbeddings(as_embedder(embed))
-        except ValidationError:  # a plain function, as LangGraph's stores take
-            embeddings = ensure_embeddings(embed)
-    tokenized = [(path, path if path == "$" else tokenize_path(path)) for path in fields]
-    return typing.cast(IndexConfig, {**config, "fields": list(fields)}), embeddings, tokenized
-
-
-def _check_ttl_config(config: object) -> TTLConfig | None:
-    if config is None:
-        return None
-    if not isinstance(config, Mapping):
-        raise ValidationError(f"ttl is a TTLConfig dict, not {type(config).__name__}")
-    unknown = sorted(str(name) for name in config if name not in _TTL_KEYS)
-    if unknown:
-        raise ValidationError(f"unknown TTL settings: {', '.join(unknown)}")
-    for name in ("default_ttl", "sweep_interval_minutes"):
-        if config.get(name) is not None:
-            _check_minutes(config[name], name)
-    for name in ("refresh_on_read", "omit_expired"):
-        if name in config and not isinstance(config[name], bool):
-            raise ValidationError(f"{name} is a bool, not {config[name]!r}")
-    if config.get("omit_expired") is False:
-        raise ValidationError("omit_expired=False is not supported: expired items are never returned")
-    return typing.cast(TTLConfig, dict(config))
-
-
-def _check_int(value: object, what: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{what} must be an int >= {minimum}, not {value!r}")
-
-
-def _check_page(limit: object, offset: object) -> None:
-    _check_int(limit, "limit", 0)
-    _check_int(offset, "offset", 0)
-
-
-def _check_json(value: Any, where: str) -> None:
-    """Plain JSON only, so an item reads back equal to what was put (tuples come back as lists)."""
-    if value is None or isinstance(value, str | bool | int):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValidationError(f"{where} holds {value!r}, which JSON cannot store")
-        return
-    if isinstance(value, list | tuple):
-        for index, part in enumerate(value):
-            _check_json(part, f"{where}[{index}]")
-        return
-    if isinstance(value, Mapping):
-        for key, part in value.items():
-            if not isinstance(key, str):
-                raise ValidationError(f"{where} has the non-str key {key!r}; JSON keys are strings")
-            _check_json(part, f"{where}[{key!r}]")
-        return
-    raise ValidationError(f"{where} holds a {type(value).__name__}, which is not JSON")
-
-
-def _check_condition(condition: Any, where: str) -> None:
-    if isinstance(condition, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in condition):
-        for name, operand in condition.items():
-            if name not in _OPERATORS:
-                known = ", ".join(sorted(_OPERATORS))
-                raise ValidationError(f"{where}: unknown operator {name!r} (known: {known})")
-            if name in _COMPARISONS:
-                # An infinite bound is a plain comparison (stored numbers are finite), as InMemoryStore
-                # accepts it; NaN compares false with everything, so it would silently match nothing.
-                if not (_is_number(operand) or isinstance(operand, str)) or operand != operand:
-                    raise ValidationError(
-                        f"{where}: {name} compares with a number (±inf allowed) or a string, not {operand!r}"
-                    )
-                if isinstance(operand, str):
-                    _check_json(operand, f"{where}[{name!r}]")
-            else:
-                _check_json(operand, f"{where}[{name!r}]")
-    elif isinstance(condition, Mapping):
-        for key, part in condition.items():
-            if not isinstance(key, str):
-                raise ValidationError(f"{where} has the non-str key {key!r}")
-            _check_condition(part, f"{where}[{key!r}]")
-    elif isinstance(condition, list | tuple):
-        for index, part in enumerate(condition):
-            _check_condition(part, f"{where}[{index}]")
-    else:
-        _check_json(condition, where)
-
-
-# -- matching (pure) ----------------------------------------------------------------------------------------
-
-
-def _matches(value: Any, condition: Any) -> bool:
-    """Whether a stored JSON value satisfies a filter condition (validated by :func:`_check_condition`)."""
-    if isinstance(condition, Mapping):
-        if any(key.startswith("$") for key in condition):
-            return all(_apply(value, name, operand) for name, operand in condition.items())
-        return isinstance(value, dict) and all(_matches(value.get(k), c) for k, c in condition.items())
-    if isinstance(condition, list | tuple):
-        return (
-            isinstance(value, list)
-            and len(value) == len(condition)
-            and all(_matches(v, c) for v, c in zip(value, condition, strict=True))
-        )
-    return _json_equal(value, condition)
-
-
-def _apply(value: Any, name: str, operand: Any) -> bool:
-    if name == "$eq":
-        return _json_equal(value, operand)
-    if name == "$ne":
-        return not _json_equal(value, operand)
-    comparable = (_is_number(value) and _is_number(operand)) or (
-        isinstance(value, str) and isinstance(operand, str)
-    )
-    return comparable and _COMPARISONS[name](value, operand)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _json_equal(stored: Any, wanted: Any) -> bool:
-    if isinstance(stored, bool) or isinstance(wanted, bool):
-        return isinstance(stored, bool) and isinstance(wanted, bool) and stored == wanted
-    if isinstance(stored, dict):
-        return (
-            isinstance(wanted, Mapping)
-            and stored.keys() == wanted.keys()
-            and all(_json_equal(stored[key], wanted[key]) for key in stored)
-        )
-    if isinstance(stored, list):
-        return (
-            isinstance(wanted, list | tuple)
-            and len(stored) == len(wanted)
-            and all(_json_equal(s, w) for s, w in zip(stored, wanted, strict=True))
-        )
-    return not isinstance(wanted, Mapping | list | tuple) and bool(stored == wanted)
-
-
-def _namespace_matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
-    path = tuple(condition.path)
-    if len(namespace) < len(path):
-        return False
-    if condition.match_type == "prefix":
-        window = namespace[: len(path)]
-    else:
-        window = namespace[len(namespace) - len(path) :]
-    return all(want in ("*", label) for want, label in zip(path, window, strict=True))
