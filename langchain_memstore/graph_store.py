@@ -85,7 +85,9 @@ class MemstoreGraphStore(StoreOwner, BaseStore):
     - ``search`` scans the namespace prefix, applies ``filter`` to item values (plain values and nested
       dicts match like ``InMemoryStore``; ``$eq $ne $gt $gte $lt $lte``, bounds may be ±inf), and returns
       the most recently updated items first (ties by namespace, then key), then ``offset``/``limit``.
-      Equality is JSON equality (``True`` is not ``1``); ``$gt``-style comparisons hold between two
+      Conditions the core filter language says exactly run in the database (``KVStore.scan_documents``);
+      the others (None, lists, string or ±inf bounds...) in Python on what it returns, with the same
+      results. Equality is JSON equality (``True`` is not ``1``); ``$gt``-style comparisons hold between two
       numbers or two strings and are false otherwise (a missing field, a type mismatch) where
       ``InMemoryStore`` raises;
     - ``list_namespaces`` returns sorted namespace tuples, truncated to ``max_depth``, deduplicated.
