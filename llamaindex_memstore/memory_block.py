@@ -15,6 +15,7 @@ same ``Memstore``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -111,7 +112,12 @@ class MemstoreMemoryBlock(BaseMemoryBlock[str], StoreModel):
         _count(context, "context", 0)
         if conversation_id is not None:
             check_key(conversation_id)
-        if roles is not None and (isinstance(roles, str) or not all(isinstance(r, str) and r for r in roles)):
+        given: object = roles  # typed list[str] | None, but callers pass anything
+        if given is not None and (
+            isinstance(given, str)
+            or not isinstance(given, Iterable)
+            or not all(isinstance(r, str) and r for r in given)
+        ):
             raise ValidationError("roles must be a list of non-empty str")
         if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, int | float)):
             raise ValidationError("min_score must be a number")
