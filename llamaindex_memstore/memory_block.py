@@ -29,16 +29,11 @@ from llamaindex_memstore.embeddings import as_embedder
 from llamaindex_memstore.messages import to_memstore_message
 from memstore import Embedder, Message, ValidationError
 from memstore.memory import ConversationMemory, ScoredMessage
+from memstore.validation import check_count
 
 __all__ = ["MemstoreMemoryBlock"]
 
 _SESSION_KEY = "session_id"  # BaseMemoryBlock.aput writes the Memory session into additional_kwargs here
-
-
-def _count(value: object, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{what} must be an int >= {minimum}")
-    return value
 
 
 def _text(message: ChatMessage) -> str:
@@ -107,9 +102,9 @@ class MemstoreMemoryBlock(BaseMemoryBlock[str], StoreModel):
         collection_name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        _count(similarity_top_k, "similarity_top_k", 1)
-        _count(retrieval_context_window, "retrieval_context_window", 1)
-        _count(context, "context", 0)
+        check_count(similarity_top_k, "similarity_top_k", minimum=1)
+        check_count(retrieval_context_window, "retrieval_context_window", minimum=1)
+        check_count(context, "context", minimum=0)
         if conversation_id is not None:
             check_key(conversation_id)
         given: object = roles  # typed list[str] | None, but callers pass anything
