@@ -15,18 +15,13 @@ from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from langchain_memstore.embeddings import LangChainEmbedder
 from langchain_memstore.messages import from_memstore, to_memstore
 from memstore import BufferStore, ConversationMemory, Embedder, Message, ValidationError
+from memstore.validation import check_count
 
 __all__ = ["MemstoreChatMessageHistory"]
 
 TokenCounterArg = Callable[[list[BaseMessage]], int] | BaseLanguageModel  # type: ignore[type-arg]
 """What ``token_counter`` takes: LangChain's form (a function of a message list, as ``trim_messages`` takes),
 or a chat model (its ``get_num_tokens_from_messages``)."""
-
-
-def _check_count(value: object, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{what} must be an int >= {minimum}, not {value!r}")
-    return value
 
 
 class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
@@ -77,9 +72,9 @@ class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
         embedding: Embeddings | Embedder | None = None,
     ) -> None:
         super().__init__()
-        self.window = None if window is None else _check_count(window, "window", 1)
+        self.window = None if window is None else check_count(window, "window", minimum=1)
         """Only the last ``window`` messages are returned by :attr:`messages` (None: all of them)."""
-        tokens = None if window_tokens is None else _check_count(window_tokens, "window_tokens", 1)
+        tokens = None if window_tokens is None else check_count(window_tokens, "window_tokens", minimum=1)
         self.window_tokens = tokens
         """:attr:`messages` returns only the newest messages within this many tokens (None: no limit)."""
         if token_counter is not None and window_tokens is None:
@@ -139,11 +134,11 @@ class MemstoreChatMessageHistory(StoreOwner, BaseChatMessageHistory):
 
     def get_last(self, k: int) -> list[BaseMessage]:
         """The last ``k`` messages, oldest first; reads only those ``k`` rows (``k=0`` gives [])."""
-        return _from_core(self._buffer.get_msg(-_check_count(k, "k", 0)))
+        return _from_core(self._buffer.get_msg(-check_count(k, "k", minimum=0)))
 
     async def aget_last(self, k: int) -> list[BaseMessage]:
         """Async twin of :meth:`get_last`."""
-        return _from_core(await self._buffer.aget_msg(-_check_count(k, "k", 0)))
+        return _from_core(await self._buffer.aget_msg(-check_count(k, "k", minimum=0)))
 
     # -- writes -------------------------------------------------------------------------------------------
 

@@ -21,10 +21,10 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
-    SerializerProtocol,
     get_checkpoint_id,
     get_serializable_checkpoint_metadata,
 )
+from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from langchain_memstore._store import StoreArg, StoreOwner, open_store
 from memstore import And, CheckpointWrite, Eq, Filter, StoredCheckpoint, ValidationError
@@ -289,7 +289,7 @@ class MemstoreCheckpointSaver(StoreOwner, BaseCheckpointSaver[str]):
         keep_latest = self._keep_latest(strategy)
         self._checkpoints.prune([str(t) for t in thread_ids], keep_latest=keep_latest)
 
-    def get_next_version(self, current: str | None, channel: None = None) -> str:
+    def get_next_version(self, current: str | int | None, channel: None = None) -> str:
         """A version that sorts after ``current``: a zero-padded counter plus a random fraction, so the
         versions of two branches forked from one checkpoint never collide (as LangGraph's PostgresSaver)."""
         if current is None:

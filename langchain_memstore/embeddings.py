@@ -62,10 +62,10 @@ class LangChainEmbedder(SizedEmbedder):
         )
         self.embeddings = embeddings
 
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:  # type: ignore[override]
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.check_vectors(await self.embeddings.aembed_documents(list(texts)), len(texts))
 
-    async def aembed_query(self, text: str) -> list[float]:  # type: ignore[override]
+    async def aembed_query(self, text: str) -> list[float]:
         return self.check_vectors([await self.embeddings.aembed_query(text)], 1)[0]
 
     def __repr__(self) -> str:

@@ -39,6 +39,7 @@ from langchain_memstore.messages import to_memstore
 from memstore import Memstore, Message, ValidationError
 from memstore.memory import ConversationMemory, ScoredMessage
 from memstore.memory.conversation import DEFAULT_COLLECTION
+from memstore.validation import check_count
 
 if TYPE_CHECKING:
     from memstore import Embedder
@@ -156,8 +157,7 @@ class MemstoreMemoryRetriever(StoreOwner, BaseRetriever):
 
     def _check(self) -> None:
         """Raise ValidationError now for options the core would refuse at the first call."""
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 0:
-            raise ValidationError(f"k must be an int >= 0, not {self.k!r}")
+        check_count(self.k, "k", minimum=0)
         options = self._options({})
         options["k"] = 0  # recall checks every argument, then returns at once for k=0: no I/O
         self._memory.recall("check", **options)

@@ -221,7 +221,7 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise ValidationError(f"texts are str, not {type(text).__name__}")
-            metadata = {} if metadatas is None or metadatas[i] is None else metadatas[i]
+            metadata = (None if metadatas is None else metadatas[i]) or {}
             records.append(
                 {
                     KEY_FIELD: keys[i],

@@ -104,7 +104,7 @@ class MemstoreChatStore(BaseChatStore, StoreModel):
         counter = self._core_counter(converted) if self.window_tokens is not None else None
         window = {"max_messages": self.window, "max_tokens": self.window_tokens, "token_counter": counter}
         stored = yield Call(buffer, "get_window", (), window)
-        return [converted.pop(m.id or "", None) or to_chat_message(m) for m in stored]
+        return [converted.get(m.id or "") or to_chat_message(m) for m in stored]
 
     def _core_counter(self, converted: dict[str, ChatMessage]) -> Callable[[StoredMessage], int]:
         """The user's counter as the core's (it counts ChatMessages); keeps what it converted, so the

@@ -14,6 +14,7 @@ from llama_index.core.storage.kvstore.types import DEFAULT_BATCH_SIZE, DEFAULT_C
 
 from llamaindex_memstore._store import StoreArg, StoreOwner
 from memstore import KVStore, ValidationError
+from memstore.validation import check_count
 
 __all__ = ["DEFAULT_NAMESPACE_PREFIX", "MemstoreKVStore"]
 
@@ -68,8 +69,7 @@ class MemstoreKVStore(BaseKVStore, StoreOwner):
 
     @staticmethod
     def _check_batch_size(batch_size: int) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValidationError("batch_size must be an int >= 1")
+        check_count(batch_size, "batch_size", minimum=1)
 
     def put(self, key: str, val: dict[str, Any], collection: str = DEFAULT_COLLECTION) -> None:
         """Store ``val`` under ``key``, replacing any previous value."""

@@ -15,6 +15,7 @@ same ``Memstore``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -28,16 +29,11 @@ from llamaindex_memstore.embeddings import as_embedder
 from llamaindex_memstore.messages import to_memstore_message
 from memstore import Embedder, Message, ValidationError
 from memstore.memory import ConversationMemory, ScoredMessage
+from memstore.validation import check_count
 
 __all__ = ["MemstoreMemoryBlock"]
 
 _SESSION_KEY = "session_id"  # BaseMemoryBlock.aput writes the Memory session into additional_kwargs here
-
-
-def _count(value: object, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{what} must be an int >= {minimum}")
-    return value
 
 
 def _text(message: ChatMessage) -> str:
@@ -106,12 +102,17 @@ class MemstoreMemoryBlock(BaseMemoryBlock[str], StoreModel):
         collection_name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        _count(similarity_top_k, "similarity_top_k", 1)
-        _count(retrieval_context_window, "retrieval_context_window", 1)
-        _count(context, "context", 0)
+        check_count(similarity_top_k, "similarity_top_k", minimum=1)
+        check_count(retrieval_context_window, "retrieval_context_window", minimum=1)
+        check_count(context, "context", minimum=0)
         if conversation_id is not None:
             check_key(conversation_id)
-        if roles is not None and (isinstance(roles, str) or not all(isinstance(r, str) and r for r in roles)):
+        given: object = roles  # typed list[str] | None, but callers pass anything
+        if given is not None and (
+            isinstance(given, str)
+            or not isinstance(given, Iterable)
+            or not all(isinstance(r, str) and r for r in given)
+        ):
             raise ValidationError("roles must be a list of non-empty str")
         if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, int | float)):
             raise ValidationError("min_score must be a number")

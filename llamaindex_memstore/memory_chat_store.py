@@ -29,6 +29,7 @@ from llamaindex_memstore._store import (
 from llamaindex_memstore.messages import to_chat_message, to_memstore_message
 from memstore import BufferStore, ConflictError, NotFoundError, ValidationError
 from memstore import Message as StoredMessage
+from memstore.validation import check_count
 
 __all__ = ["MemstoreMemoryChatStore"]
 
@@ -37,9 +38,7 @@ _RACE_RETRIES = 5
 
 
 def _check_window(value: object, what: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ValidationError(f"{what} must be None or an int >= 0")
-    return value
+    return None if value is None else check_count(value, f"{what} (None or a count)", minimum=0)
 
 
 class MemstoreMemoryChatStore(AsyncDBChatStore, StoreModel):

@@ -252,6 +252,7 @@ class MemstoreVectorStore(BasePydanticVectorStore, StoreModel):
         mmr_prefetch_factor: int = 20,
     ) -> None:
         super().__init__(
+            stores_text=True,
             collection_name=collection_name,
             distance=distance,
             dimensions=dimensions,

@@ -34,6 +34,12 @@ SECTIONS: list[tuple[str, str, list[str], str]] = [
         "One object per database: it opens the stores lazily and closes them together.",
     ),
     (
+        "Input checks",
+        "memstore.validation",
+        ["check_count", "check_number", "check_text", "check_identifier", "check_json", "check_json_object"],
+        "The checks every store applies, public so that adapters and applications refuse exactly the same.",
+    ),
+    (
         "Messages",
         "memstore",
         ["Message"],

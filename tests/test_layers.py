@@ -25,6 +25,7 @@ ADAPTER_MODULES = {
     "memstore.memory": "ConversationMemory, ScoredMessage",
     "memstore.memory.conversation": "DEFAULT_COLLECTION, the collection Memstore.memory() uses",
     "memstore.stores.vectors": "VectorCollection, SearchResult, MAX_TOP_K",
+    "memstore.validation": "the core's input checks, so adapters refuse exactly what the core refuses",
 }
 """The core modules an adapter may import (public names only); anything else is an internal of the core."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -65,10 +65,15 @@ def validate_op(op: Op) -> None:
             raise InvalidNamespaceError("Namespace cannot be empty.")
         if op.ttl is not None:
             check_minutes(op.ttl, "ttl")
+        index: object = op.index  # typed list[str] | False | None, but callers pass anything
         if (
-            op.index is not None
-            and op.index is not False
-            and (isinstance(op.index, str) or not all(isinstance(path, str) for path in op.index))
+            index is not None
+            and index is not False
+            and (
+                isinstance(index, str)
+                or not isinstance(index, Iterable)
+                or not all(isinstance(path, str) for path in index)
+            )
         ):
             raise ValidationError(f"a put's index is False, None or a list of str paths, not {op.index!r}")
         if op.value is not None:

@@ -6,6 +6,7 @@ Every error the library raises on purpose is a :class:`MemstoreError`::
      ├── ValidationError   bad input, rejected before anything is written
      ├── NotFoundError     the thing named does not exist
      ├── ConflictError     the write contradicts what is stored (duplicate id, ...)
+     │    └── StaleCollectionError  a vector collection was re-created with another definition
      ├── BackendError      the database or vector server failed; ``__cause__`` keeps the driver error
      └── UnsupportedOperation  this backend does not offer the operation (the message says what to use)
 
@@ -20,6 +21,7 @@ __all__ = [
     "ConflictError",
     "MemstoreError",
     "NotFoundError",
+    "StaleCollectionError",
     "UnsupportedOperation",
     "ValidationError",
 ]
@@ -42,6 +44,12 @@ class NotFoundError(MemstoreError, KeyError):
 
 class ConflictError(MemstoreError):
     """The write contradicts what is stored (for example a duplicate id)."""
+
+
+class StaleCollectionError(ConflictError):
+    """Raised by a vector backend when the collection under a name now has another definition than the spec it
+    was handed (deleted and re-created elsewhere). ``VectorCollection`` reads the definition again and
+    retries once; callers see a ConflictError only if their own definition no longer matches."""
 
 
 class BackendError(MemstoreError):

@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from memstore._sync import to_async, to_async_iter
 from memstore._validate import INT64_MAX, INT64_MIN, check_count, check_identifier, check_json_object, dumps
-from memstore.errors import ConflictError, NotFoundError, ValidationError
+from memstore.errors import ConflictError, NotFoundError, StaleCollectionError, ValidationError
 from memstore.filters import And, Filter, Not, Or, parse_filter
 from memstore.records import RecordDefinition, RecordMapper, VectorField, default_mapper
 
@@ -143,12 +143,6 @@ class CollectionSpec:
             return cls(name, str(value["label"]), RecordDefinition.from_json(value["definition"]))
         except (KeyError, TypeError) as exc:
             raise ValidationError(f"collection {name!r} has no readable memstore definition") from exc
-
-
-class StaleCollectionError(ConflictError):
-    """Raised by a backend when the collection under a name now has another definition than the spec it was
-    handed (deleted and re-created elsewhere). :class:`VectorCollection` reads the definition again and
-    retries once; callers see a ConflictError only if their own definition no longer matches."""
 
 
 def check_current(spec: CollectionSpec, stored: RecordDefinition | None) -> None:
