@@ -63,6 +63,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_langchain_turn.py
 	$(PY) benchmarks/bench_checkpoint.py
 	$(PY) benchmarks/bench_graph_search.py
+	$(PY) benchmarks/bench_graph_filter.py
 
 # The vector benchmark alone (10k and 100k vectors); BENCH_ARGS="--sizes 10000" for the quick 10k run.
 bench-vectors: $(VENV)/.installed-bench
