@@ -1089,3 +1089,30 @@ def test_lazy_collection_refuses_another_layout(store: VectorStore) -> None:
         store.lazy_collection("lazy-foreign", _layout(2)).open()
     with pytest.raises(ValidationError, match="collection name"):
         store.lazy_collection("no spaces", _layout)
+
+
+def test_a_digit_key_never_indexes_into_a_list(store: VectorStore) -> None:
+    """PostgreSQL's json_extract_path reads "0" as an array index; the filter language only reaches into
+    objects, as the reference matches() says (this matched the list on PostgreSQL before)."""
+    definition = RecordDefinition(
+        KeyField("id"), VectorField("v", dimensions=2), [DataField("tags", filterable=True)]
+    )
+    collection = store.get_collection("digits", definition)
+    collection.create()
+    records = [
+        {"id": "list", "v": [1, 0], "tags": [5, "x"]},
+        {"id": "dict", "v": [1, 0], "tags": {"0": 5, "1": "x", " 1": 3}},
+    ]
+    collection.upsert_batch(records)
+    for condition in (
+        Eq(("tags", "0"), 5),
+        Range(("tags", "0"), gte=5),
+        Eq(("tags", "1"), "x"),
+        In(("tags", "0"), [5, 6]),
+        Eq(("tags", " 1"), 3),
+    ):
+        expected = [r["id"] for r in records if matches(condition, r)]
+        assert expected == ["dict"]
+        assert [r["id"] for r in collection.scan(filter=condition)] == expected, condition
+        if not isinstance(condition, Range):  # Chroma cannot negate a range (D10)
+            assert collection.count(filter=Not(condition)) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol, TypeAlias
@@ -124,14 +125,33 @@ class _SqliteJson:
         return cast(column, Text)
 
 
+_INDEX_LIKE = re.compile(r"\s*[+-]?\d+\s*")
+"""Path keys PostgreSQL may read as an array index (it parses them leniently, so signs and spaces too)."""
+
+
 class _PostgresJson:
     _KIND = {"string": "string", "number": "number", "boolean": "boolean"}
 
+    @staticmethod
+    def _objects_on_the_way(column: ColumnElement[Any], field: Field) -> ColumnElement[bool] | None:
+        """``json_extract_path`` reads a key such as ``"0"`` as an array index when the value there is an
+        array; the filter language only reaches into objects, so each such step requires an object."""
+        steps = [
+            func.json_typeof(func.json_extract_path(column, *field[:depth])) == "object"
+            for depth in range(1, len(field))
+            if _INDEX_LIKE.fullmatch(field[depth])
+        ]
+        return and_(*steps) if steps else None
+
     def kind(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
-        return func.json_typeof(func.json_extract_path(column, *field))
+        kind = func.json_typeof(func.json_extract_path(column, *field))
+        guard = self._objects_on_the_way(column, field)
+        return kind if guard is None else case((guard, kind), else_=None)
 
     def text(self, column: ColumnElement[Any], field: Field) -> ColumnElement[Any]:
-        return func.json_extract_path_text(column, *field)
+        text = func.json_extract_path_text(column, *field)
+        guard = self._objects_on_the_way(column, field)
+        return text if guard is None else case((guard, text), else_=None)
 
     def string_equals(self, column: ColumnElement[Any], field: Field, value: str) -> ColumnElement[Any]:
         return and_(self.kind(column, field) == "string", self.text(column, field) == value)
