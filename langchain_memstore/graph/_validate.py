@@ -24,11 +24,11 @@ from langgraph.store.base.embed import ensure_embeddings, tokenize_path
 from langchain_memstore.embeddings import MemstoreEmbeddings
 from langchain_memstore.graph._filter import COMPARISONS, OPERATORS, is_number
 from memstore import ValidationError, as_embedder
+from memstore.validation import check_count
 
 __all__ = [
     "check_condition",
     "check_index_config",
-    "check_int",
     "check_json",
     "check_minutes",
     "check_page",
@@ -59,7 +59,7 @@ def validate_op(op: Op) -> None:
             if condition.match_type not in ("prefix", "suffix"):
                 raise ValidationError(f"match_type is 'prefix' or 'suffix', not {condition.match_type!r}")
         if op.max_depth is not None:
-            check_int(op.max_depth, "max_depth", 1)
+            check_count(op.max_depth, "max_depth", minimum=1)
     elif isinstance(op, PutOp):
         if not op.namespace:
             raise InvalidNamespaceError("Namespace cannot be empty.")
@@ -99,7 +99,7 @@ def check_index_config(
     unknown = sorted(str(name) for name in config if name not in _INDEX_KEYS)
     if unknown:
         raise ValidationError(f"unknown index settings: {', '.join(unknown)}")
-    check_int(config.get("dims"), "index dims", 1)
+    check_count(config.get("dims"), "index dims", minimum=1)
     if config.get("embed") is None:
         raise ValidationError(
             "index needs embed: a LangChain Embeddings, a function or a 'provider:model' str"
@@ -139,14 +139,9 @@ def check_ttl_config(config: object) -> TTLConfig | None:
     return typing.cast(TTLConfig, dict(config))
 
 
-def check_int(value: object, what: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{what} must be an int >= {minimum}, not {value!r}")
-
-
 def check_page(limit: object, offset: object) -> None:
-    check_int(limit, "limit", 0)
-    check_int(offset, "offset", 0)
+    check_count(limit, "limit", minimum=0)
+    check_count(offset, "offset", minimum=0)
 
 
 def check_json(value: Any, where: str) -> None:
