@@ -302,10 +302,6 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
             self._on_collection(lambda collection: collection.delete_batch(list(ids)), None)
         return True
 
-    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
-        """Async twin of :meth:`delete`."""
-        return await asyncio.to_thread(self.delete, ids)
-
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The documents with ``ids``, in the order asked (each once); missing ids are left out."""
         if not ids:
@@ -317,10 +313,6 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
 
         nothing: list[_Record] = []
         return [self._document(record) for record in self._on_collection(read, nothing)]
-
-    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """Async twin of :meth:`get_by_ids`."""
-        return await asyncio.to_thread(self.get_by_ids, ids)
 
     # -- search -----------------------------------------------------------------------------------------
 
@@ -345,7 +337,7 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
     async def asimilarity_search_with_score_by_vector(
         self, embedding: list[float], k: int = 4, filter: Filter | dict[str, Any] | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        """Async twin of :meth:`similarity_search_with_score_by_vector`."""
+        """Async twin of :meth:`similarity_search_with_score_by_vector` (LangChain's base class has none)."""
         return await asyncio.to_thread(self.similarity_search_with_score_by_vector, embedding, k, filter)
 
     def similarity_search_with_score(
@@ -380,12 +372,6 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
         """The ``k`` documents nearest to ``embedding``."""
         return [doc for doc, _ in self.similarity_search_with_score_by_vector(embedding, k, filter=filter)]
 
-    async def asimilarity_search_by_vector(
-        self, embedding: list[float], k: int = 4, filter: Filter | dict[str, Any] | None = None, **kwargs: Any
-    ) -> list[Document]:
-        """Async twin of :meth:`similarity_search_by_vector`."""
-        return await asyncio.to_thread(self.similarity_search_by_vector, embedding, k, filter)
-
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         return _RELEVANCE[self.distance]
 
@@ -409,20 +395,6 @@ class MemstoreVectorStore(StoreOwner, VectorStore):
             k=min(k, len(hits)),
         )
         return [self._document(hits[i].record) for i in chosen]
-
-    async def amax_marginal_relevance_search_by_vector(
-        self,
-        embedding: list[float],
-        k: int = 4,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-        filter: Filter | dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> list[Document]:
-        """Async twin of :meth:`max_marginal_relevance_search_by_vector`."""
-        return await asyncio.to_thread(
-            self.max_marginal_relevance_search_by_vector, embedding, k, fetch_k, lambda_mult, filter
-        )
 
     def max_marginal_relevance_search(
         self,
