@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from langchain_core.embeddings import Embeddings
 
 from memstore import EmbedderLike, SizedEmbedder, as_embedder
@@ -35,12 +33,6 @@ class MemstoreEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return list(self.embedder.embed_query(text))
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return await asyncio.to_thread(self.embed_documents, texts)
-
-    async def aembed_query(self, text: str) -> list[float]:
-        return await asyncio.to_thread(self.embed_query, text)
 
     def __repr__(self) -> str:
         return f"MemstoreEmbeddings({self.embedder!r})"
