@@ -60,10 +60,10 @@ from chromadb.config import Settings
 from chromadb.errors import NotFoundError as ChromaNotFoundError
 
 from memstore._validate import check_number, dumps
+from memstore.backends.base import CollectionSpec, StoredRecord, Vector, check_current
 from memstore.errors import BackendError, ConflictError, MemstoreError, NotFoundError, ValidationError
 from memstore.filters import And, Eq, Field, Filter, In, Not, Or, Range, Scalar
 from memstore.records import Distance, RecordDefinition
-from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector, check_current
 
 __all__ = ["ChromaVectorBackend", "chroma_metadata", "metadata_key", "record_data", "to_chroma_where"]
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 
 from memstore._sync import to_async, to_async_iter
 from memstore._validate import (
@@ -31,6 +31,16 @@ from memstore._validate import (
     check_json_object,
     check_number,
     check_text,
+)
+from memstore.backends.base import (
+    Blob,
+    CheckpointBackend,
+    CheckpointKey,
+    CheckpointQuery,
+    CheckpointRow,
+    CheckpointWrite,
+    FetchedCheckpoints,
+    StoredCheckpoint,
 )
 from memstore.errors import ValidationError
 from memstore.filters import Filter, parse_filter
@@ -47,140 +57,12 @@ __all__ = [
     "StoredCheckpoint",
 ]
 
-Blob = tuple[str, bytes]
-"""A serialised value: the serialiser's type tag and its bytes (stored and returned byte-identical)."""
-
-CheckpointKey = tuple[str, str, str]
-"""(thread id, namespace, checkpoint id): what identifies one checkpoint."""
 
 MAX_KEY_BYTES = 2 * MAX_IDENTIFIER_BYTES
 """The ids that make up one row's primary key, together, in UTF-8 bytes (PostgreSQL's b-tree row limit)."""
 
 PAGE_SIZE = 50
 """Checkpoints read per query by :meth:`CheckpointStore.list` when it streams without a small limit."""
-
-
-@dataclass(frozen=True)
-class CheckpointWrite:
-    """One pending write of a task: ``value`` for ``channel``, at position ``idx`` of the task's writes.
-
-    A non-negative ``idx`` is written once (a retried task neither duplicates nor changes it); a negative one
-    (LangGraph's error/interrupt/resume slots) is replaced by the next write at that index.
-    """
-
-    task_id: str
-    idx: int
-    channel: str
-    value: Blob
-    task_path: str = ""
-
-
-@dataclass(frozen=True)
-class CheckpointRow:
-    """A checkpoint row as backends keep it (without its channel values and writes)."""
-
-    thread_id: str
-    namespace: str
-    checkpoint_id: str
-    parent_id: str | None
-    document: Blob
-    channel_versions: dict[str, str]
-    metadata: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StoredCheckpoint:
-    """A checkpoint as read back: its row, the values of its channels, and its pending writes.
-
-    ``values`` holds the blob of every channel in ``channel_versions`` that had a value at that version
-    (channels stored empty are absent); ``writes`` are in (task_path, task_id, idx) order, the order a
-    super-step applies them.
-    """
-
-    thread_id: str
-    namespace: str
-    checkpoint_id: str
-    parent_id: str | None
-    document: Blob
-    channel_versions: dict[str, str]
-    metadata: dict[str, Any]
-    values: dict[str, Blob]
-    writes: list[CheckpointWrite]
-
-    @property
-    def key(self) -> CheckpointKey:
-        return (self.thread_id, self.namespace, self.checkpoint_id)
-
-
-@dataclass(frozen=True)
-class CheckpointQuery:
-    """Which checkpoints a backend fetches: newest first by (checkpoint id, thread id, namespace).
-
-    ``None`` leaves a field unconstrained. ``before`` keeps ids below it; ``cursor`` (the sort key of the
-    last row of the previous page) continues a listing; ``limit`` caps the page.
-    """
-
-    thread_id: str | None = None
-    namespace: str | None = None
-    checkpoint_id: str | None = None
-    before: str | None = None
-    filter: Filter | None = None
-    cursor: CheckpointKey | None = None
-    limit: int | None = None
-
-
-@dataclass
-class FetchedCheckpoints:
-    """One page as a backend returns it: rows newest first, the blobs they reference, and their writes.
-
-    ``blobs`` maps (thread id, namespace, channel, version) to the blob, or None for a channel stored empty.
-    """
-
-    rows: list[CheckpointRow] = field(default_factory=list)
-    blobs: dict[tuple[str, str, str, str], Blob | None] = field(default_factory=dict)
-    writes: dict[CheckpointKey, list[CheckpointWrite]] = field(default_factory=dict)
-
-
-class CheckpointBackend(Protocol):
-    """Storage only; validation, assembly, paging and write ordering stay in :class:`CheckpointStore`.
-
-    Every method that writes is one atomic transaction. ``fetch`` is one read (one statement on SQL), so a
-    page is consistent with itself. Deleting checkpoints also deletes their writes and every blob that no
-    remaining checkpoint of that thread and namespace references.
-    """
-
-    def put(
-        self,
-        row: CheckpointRow,
-        blobs: Sequence[tuple[str, str, Blob | None]],
-        run_id: str | None,
-        now: datetime,
-    ) -> None:
-        """Store ``row`` (replacing a checkpoint with the same key) and the blobs ``(channel, version, blob)``
-        (a blob already stored at that version is kept), in one transaction."""
-
-    def put_writes(self, key: CheckpointKey, writes: Sequence[CheckpointWrite]) -> None:
-        """Store the writes of ``key``: keep an existing one at a non-negative idx, replace a negative one."""
-
-    def fetch(self, query: CheckpointQuery) -> FetchedCheckpoints:
-        """The checkpoints matching ``query``, newest first, with their blobs and writes, in one read."""
-
-    def delete_threads(self, thread_ids: Sequence[str], prefix: str | None) -> int:
-        """Delete every checkpoint of ``thread_ids`` (and, with ``prefix``, of every thread whose id starts
-        with it), with their blobs and writes; return how many checkpoints were deleted."""
-
-    def delete_runs(self, run_ids: Sequence[str]) -> int:
-        """Delete the checkpoints created by ``run_ids`` with their writes and the blobs nobody references."""
-
-    def copy_thread(self, source: str, target: str, now: datetime) -> int:
-        """Copy every row of ``source`` to ``target`` (rows ``target`` already has are kept), as stored at
-        ``now``; return how many checkpoints were copied."""
-
-    def prune(self, thread_ids: Sequence[str]) -> int:
-        """Keep only the newest checkpoint of each namespace of ``thread_ids`` and what it references."""
-
-    def idle_threads(self, idle_since: datetime) -> list[str]:
-        """The threads whose newest checkpoint was stored before ``idle_since``."""
 
 
 @dataclass(frozen=True)

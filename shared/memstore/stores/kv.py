@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from memstore._sync import to_async
 from memstore._validate import check_identifier, check_number, check_text
+from memstore.backends.base import KVBackend, StoredValue
 from memstore.errors import ValidationError
 from memstore.filters import Filter, parse_filter
 
@@ -15,59 +16,6 @@ __all__ = ["KVBackend", "KVStore", "KVValue", "StoredValue"]
 
 KVValue = str | bytes
 """What a KV entry holds. A str comes back as a str and bytes as bytes; both are stored as raw bytes."""
-
-StoredValue = tuple[bytes, bool]
-"""A value as backends keep it: its bytes and whether it was a str."""
-
-
-class KVBackend(Protocol):
-    """What a KV backend implements; validation, encoding and expiry arithmetic stay in :class:`KVStore`.
-
-    ``now`` is passed in (epoch seconds) so that every backend judges expiry with the same clock reading.
-    Entries whose ``expires_at`` is at or before ``now`` are treated as absent by every read.
-    """
-
-    def write(
-        self,
-        namespace: str,
-        puts: Sequence[tuple[str, StoredValue]],
-        deletes: Sequence[str],
-        expires_at: float | None,
-    ) -> int:
-        """In one atomic write, delete ``deletes`` then upsert ``puts`` (expiring at ``expires_at``, None:
-        never); return how many of ``deletes`` were stored."""
-
-    def get(self, namespace: str, keys: Sequence[str], now: float) -> dict[str, StoredValue]:
-        """The live entries among ``keys``."""
-
-    def scan(self, namespace: str, prefix: str, now: float) -> list[tuple[str, StoredValue]]:
-        """The live entries whose key starts with ``prefix`` (literally: no wildcards), ordered by key."""
-
-    def scan_keys(self, namespace: str, prefix: str, now: float) -> list[str]:
-        """The live keys starting with ``prefix``, ordered, without reading their values."""
-
-    def scan_documents(
-        self, namespace: str, prefix: str, filter: Filter | None, now: float
-    ) -> list[tuple[str, str]]:
-        """The live str entries whose key starts with ``prefix`` and whose value, read as a JSON document,
-        matches ``filter`` (None: every str entry), ordered by key; the filter runs where the data is."""
-
-    def delete_prefix(self, namespace: str, prefix: str) -> int:
-        """Delete every entry whose key starts with ``prefix``; return how many."""
-
-    def claim(
-        self, namespace: str, key: str, value: StoredValue, expires_at: float | None, now: float
-    ) -> bool:
-        """Write ``key`` only if it is absent or expired, atomically across processes; True if written."""
-
-    def touch(self, namespace: str, expiries: Sequence[tuple[str, float | None]], now: float) -> int:
-        """Set a new expiry on each live key in one atomic write; return how many were live."""
-
-    def purge_expired(self, namespace: str, now: float) -> int:
-        """Delete the expired entries; return how many."""
-
-    def namespaces(self, now: float) -> dict[str, int]:
-        """Every namespace holding live entries, with how many, ordered by name."""
 
 
 class KVStore:

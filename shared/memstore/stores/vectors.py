@@ -36,13 +36,14 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from memstore._sync import to_async, to_async_iter
 from memstore._validate import INT64_MAX, INT64_MIN, check_count, check_identifier, check_json_object, dumps
+from memstore.backends.base import CollectionSpec, StoredRecord, Vector, VectorBackend, check_current
 from memstore.errors import ConflictError, NotFoundError, StaleCollectionError, ValidationError
 from memstore.filters import And, Filter, Not, Or, parse_filter
 from memstore.records import RecordDefinition, RecordMapper, VectorField, default_mapper
@@ -67,8 +68,6 @@ __all__ = [
 Key = str | int
 """A record key: ``str`` or ``int`` as the collection's definition says."""
 
-Vector = npt.NDArray[np.float32]
-"""A vector as backends see it: a 1-d float32 array of the collection's dimensions."""
 
 NamePolicy = Literal["strict", "sanitize"]
 
@@ -124,107 +123,6 @@ def sanitize_collection_name(name: object) -> str:
 
 
 # -- what backends see ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CollectionSpec:
-    """A collection as stored: its backend name, the name the user gave (``label``) and its definition."""
-
-    name: str
-    label: str
-    definition: RecordDefinition
-
-    def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "definition": self.definition.to_json()}
-
-    @classmethod
-    def from_json(cls, name: str, value: Mapping[str, Any]) -> CollectionSpec:
-        try:
-            return cls(name, str(value["label"]), RecordDefinition.from_json(value["definition"]))
-        except (KeyError, TypeError) as exc:
-            raise ValidationError(f"collection {name!r} has no readable memstore definition") from exc
-
-
-def check_current(spec: CollectionSpec, stored: RecordDefinition | None) -> None:
-    """Raise StaleCollectionError unless ``stored`` (the definition under ``spec.name`` now; None: not a
-    memstore collection) is ``spec``'s."""
-    if stored != spec.definition:
-        raise StaleCollectionError(f"vector collection {spec.label!r} was re-created with another definition")
-
-
-@dataclass(frozen=True)
-class StoredRecord:
-    """A record as backends keep it: key text, JSON data (the data fields), the vector (None if not read)."""
-
-    key: str
-    data: dict[str, Any]
-    vector: Vector | None = None
-
-
-class VectorBackend(Protocol):
-    """What a vector backend implements; everything else is shared in :class:`VectorCollection`.
-
-    Inputs arrive validated: keys are encoded text, vectors are float32 arrays of the right size, ``where``
-    only names filterable fields. Every operation on a collection that does not exist raises NotFoundError,
-    and on a collection whose stored definition is not ``spec``'s (re-created elsewhere) StaleCollectionError
-    (:func:`check_current`); driver failures raise BackendError. Scores follow the module's convention
-    (higher = more similar).
-    """
-
-    kind: str
-    """Backend name used in messages and errors: ``memory``, ``sqlite``, ``postgresql``, ``chroma``."""
-
-    def create_collection(self, spec: CollectionSpec) -> bool:
-        """Create the collection; False (and no change) if one with that name exists."""
-
-    def describe_collection(self, name: str) -> CollectionSpec | None:
-        """The stored spec of collection ``name``, or None."""
-
-    def delete_collection(self, name: str) -> bool:
-        """Delete the collection and its records; False if it did not exist."""
-
-    def list_collections(self) -> list[CollectionSpec]:
-        """Every memstore collection of this backend."""
-
-    def upsert(self, spec: CollectionSpec, records: Sequence[StoredRecord]) -> None:
-        """Insert or replace ``records`` (unique keys, vectors set) in one write where the backend allows."""
-
-    def get(self, spec: CollectionSpec, keys: Sequence[str], include_vectors: bool) -> list[StoredRecord]:
-        """The stored records among ``keys`` (unique), in any order."""
-
-    def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
-        """Delete ``keys`` (unique); missing keys are ignored."""
-
-    def delete_where(self, spec: CollectionSpec, where: Filter | None) -> int:
-        """Delete the records matching ``where`` (every record if None; the collection stays); how many."""
-
-    def count(self, spec: CollectionSpec, where: Filter | None) -> int:
-        """How many records the collection holds, or how many match ``where``."""
-
-    def scan(
-        self,
-        spec: CollectionSpec,
-        where: Filter | None,
-        cursor: str | None,
-        limit: int,
-        include_vectors: bool,
-    ) -> tuple[list[StoredRecord], str | None]:
-        """A page of up to ``limit`` records matching ``where``, from ``cursor`` (None: the start), and the
-        cursor of the next page (None after the last). The order is the backend's own, stable while the
-        collection is not written."""
-
-    def search(
-        self, spec: CollectionSpec, query: Vector, top_k: int, where: Filter | None, include_vectors: bool
-    ) -> list[tuple[StoredRecord, float]]:
-        """Up to ``top_k`` records matching ``where``, best first, with their scores."""
-
-    def score(self, spec: CollectionSpec, query: Vector, keys: Sequence[str]) -> dict[str, float]:
-        """The exact score of each stored record among ``keys`` (unique) against ``query``, in float64 by
-        :func:`memstore.backends.exact.exact_scores`; missing keys are left out. Backends holding the vectors
-        in memory score them in place (no record is read or decoded)."""
-
-    def close(self) -> None:
-        """Release clients and caches. Idempotent."""
 
 
 def scan_stored(

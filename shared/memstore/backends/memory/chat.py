@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from memstore.backends.base import Conversation, MessageQuery, Platform
 from memstore.errors import ConflictError, NotFoundError
 from memstore.filters import matches
 from memstore.models import Message
-from memstore.stores.chat import Conversation, MessageQuery, Platform
 
 __all__ = ["MemoryChatBackend"]
 

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from memstore.filters import matches
-from memstore.stores.checkpoints import (
+from memstore.backends.base import (
     Blob,
     CheckpointKey,
     CheckpointQuery,
@@ -17,6 +16,7 @@ from memstore.stores.checkpoints import (
     CheckpointWrite,
     FetchedCheckpoints,
 )
+from memstore.filters import matches
 
 __all__ = ["MemoryCheckpointBackend"]
 

@@ -7,9 +7,9 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 
+from memstore.backends.base import StoredValue
 from memstore.errors import BackendError
 from memstore.filters import Filter, matches
-from memstore.stores.kv import StoredValue
 
 __all__ = ["MemoryKVBackend"]
 

@@ -14,11 +14,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from memstore.backends.base import MessageQuery, StatsGroup
 from memstore.backends.memory.chat import MemoryChatBackend
 from memstore.keywords import BM25, content_tokens, keyword_text, tokenize
 from memstore.models import Message
-from memstore.stores.chat import MessageQuery
-from memstore.stores.memory_index import StatsGroup
 
 __all__ = ["MemoryMemoryIndex"]
 

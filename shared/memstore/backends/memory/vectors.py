@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from memstore._validate import dumps
+from memstore.backends.base import CollectionSpec, StoredRecord, Vector, check_current
 from memstore.backends.exact import ExactIndex
 from memstore.errors import NotFoundError
 from memstore.filters import Filter, matches
-from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector, check_current
 
 __all__ = ["MemoryVectorBackend"]
 

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from memstore.backends.base import Conversation, MessageQuery, Platform
 from memstore.backends.sql.database import Database, insert_many
 from memstore.backends.sql.filters import compile_filter
 from memstore.backends.sql.schema import UtcDateTime, conversations, messages, platforms
 from memstore.errors import NotFoundError
 from memstore.models import Message
-from memstore.stores.chat import Conversation, MessageQuery, Platform
 
 __all__ = ["SqlChatBackend"]
 

@@ -37,10 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from memstore.backends.sql.database import Database, chunks, select_rows
-from memstore.backends.sql.filters import compile_filter
-from memstore.backends.sql.schema import UtcDateTime, checkpoint_blobs, checkpoint_writes, checkpoints
-from memstore.stores.checkpoints import (
+from memstore.backends.base import (
     Blob,
     CheckpointKey,
     CheckpointQuery,
@@ -48,6 +45,9 @@ from memstore.stores.checkpoints import (
     CheckpointWrite,
     FetchedCheckpoints,
 )
+from memstore.backends.sql.database import Database, chunks, select_rows
+from memstore.backends.sql.filters import compile_filter
+from memstore.backends.sql.schema import UtcDateTime, checkpoint_blobs, checkpoint_writes, checkpoints
 
 __all__ = ["SqlCheckpointBackend"]
 

@@ -18,11 +18,11 @@ from sqlalchemy import (
     update,
 )
 
+from memstore.backends.base import StoredValue
 from memstore.backends.sql.database import Database, chunks
 from memstore.backends.sql.filters import compile_filter, json_from_bytes
 from memstore.backends.sql.schema import kv
 from memstore.filters import Filter
-from memstore.stores.kv import StoredValue
 
 __all__ = ["SqlKVBackend"]
 

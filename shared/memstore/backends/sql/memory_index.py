@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text
 
+from memstore.backends.base import StatsGroup
 from memstore.backends.sql.chat import _MESSAGE_COLUMNS, SqlChatBackend, _message
 from memstore.backends.sql.database import Database, chunks
 from memstore.backends.sql.keyword import (
@@ -28,7 +29,6 @@ from memstore.backends.sql.keyword import (
 from memstore.backends.sql.schema import conversations, memory_members, memory_pending, messages
 from memstore.backends.sql.sqlite_files import live_files
 from memstore.models import Message
-from memstore.stores.memory_index import StatsGroup
 
 __all__ = ["SqlMemoryIndex"]
 

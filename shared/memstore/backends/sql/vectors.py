@@ -29,6 +29,7 @@ import numpy as np
 from sqlalchemy import Connection, Text, bindparam, cast, delete, func, select, update
 
 from memstore._validate import dumps
+from memstore.backends.base import CollectionSpec, StoredRecord, Vector, check_current
 from memstore.backends.exact import ExactIndex
 from memstore.backends.sql.database import Database, chunks
 from memstore.backends.sql.filters import compile_filter
@@ -37,7 +38,6 @@ from memstore.backends.sql.schema import vector_records as records_table
 from memstore.errors import NotFoundError
 from memstore.filters import Filter
 from memstore.records import RecordDefinition
-from memstore.stores.vectors import CollectionSpec, StoredRecord, Vector, check_current
 
 __all__ = ["SqlVectorBackend"]
 
