@@ -284,3 +284,10 @@ def test_the_postgresql_keyword_index_bound_is_keyword_chars() -> None:
     from memstore.memory.ranking import KEYWORD_CHARS
 
     assert f"left(content_text, {KEYWORD_CHARS})" in inspect.getsource(ensure_keyword_index)
+
+
+def test_a_bad_driver_leaves_no_file_behind(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "never.db"
+    with pytest.raises(ValidationError):
+        Memstore(f"sqlite+nosuchdriver:///{target}")
+    assert not target.exists()

@@ -93,9 +93,6 @@ class Database(Closing):
         options: dict[str, Any] = {"echo": echo, "json_serializer": dumps}
         if self.is_sqlite:
             database = self.url.database or ""
-            if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-                create_private(Path(database).expanduser())  # 0600: chat history is personal data
             options["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             if database in {"", ":memory:"}:
                 options["poolclass"] = StaticPool
@@ -111,6 +108,12 @@ class Database(Closing):
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
+            path = self.file_path
+            if path is not None and not (self.url.database or "").startswith("file:"):
+                # Only once the URL is known good (a bad driver must leave no file behind); 0600: chat
+                # history is personal data.
+                path.parent.mkdir(parents=True, exist_ok=True)
+                create_private(path)
         self.insert = sqlite.insert if self.is_sqlite else postgresql.insert
         """The dialect's INSERT construct (both offer ``on_conflict_do_update`` with one signature)."""
         if create_tables:
