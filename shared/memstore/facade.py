@@ -307,14 +307,19 @@ class Memstore(Closing):
             )
         return self.database
 
-    def _external_vectors(self) -> VectorBackend | None:
-        """The vector backend when vectors live outside the database and hold something to keep."""
+    def _vectors_in_use(self) -> VectorBackend | None:
+        """The vector backend, unless it cannot hold anything yet (in-memory vectors never opened, embedded
+        Chroma whose folder was never created): backup and forget then need not load Chroma."""
         choice = self._vectors_choice
-        if choice.kind == "sql" or (choice.kind == "memory" and self._vectors is None):
+        if choice.kind == "memory" and self._vectors is None:
             return None
         if choice.path is not None and self._vectors is None and not Path(choice.path).is_dir():
-            return None  # embedded Chroma never opened here and never created: nothing to copy
+            return None
         return self.vectors.backend
+
+    def _external_vectors(self) -> VectorBackend | None:
+        """The vector backend when vectors live outside the database and hold something to keep."""
+        return None if self._vectors_choice.kind == "sql" else self._vectors_in_use()
 
     def backup(self, path: str | Path, *, progress: bool = False) -> Path:
         """Write a complete backup of a SQLite-file store to the new file ``path`` (never overwritten, never

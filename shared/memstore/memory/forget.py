@@ -19,11 +19,11 @@ Steps 2-4 follow the SQL transaction: should one fail, calling ``forget`` again 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from memstore._validate import check_text
+from memstore.backends.sql.database import chunks
 
 if TYPE_CHECKING:
     from memstore.facade import Memstore
@@ -49,27 +49,12 @@ def _message_ids(store: Memstore, conversation_ids: Sequence[str]) -> list[str]:
     return [m.id or "" for cid in conversation_ids for m in store.buffer(cid).get_msgs_forward()]
 
 
-def _vector_backend(store: Memstore) -> VectorBackend | None:
-    """The store's vector backend, unless it was never used (then it holds nothing of anyone)."""
-    choice = store._vectors_choice
-    if choice.kind == "memory" and store._vectors is None:
-        return None
-    if choice.path is not None and store._vectors is None and not Path(choice.path).is_dir():
-        return None
-    return store.vectors.backend
-
-
-def _pages(items: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(items), _PAGE):
-        yield items[start : start + _PAGE]
-
-
 def _delete_vectors(backend: VectorBackend, message_ids: list[str]) -> int:
     removed = 0
     for spec in backend.list_collections():
         before = backend.count(spec, None)
-        for page in _pages(message_ids):
-            backend.delete(spec, page)
+        for page in chunks(message_ids, _PAGE):
+            backend.delete(spec, list(page))
         removed += before - backend.count(spec, None)
     return removed
 
@@ -95,8 +80,8 @@ def _delete_kv(store: Memstore, backend: VectorBackend | None, kv_prefixes: Mapp
                 for record in page
                 if str(record.data.get("entry", "")).startswith(key_prefix)
             ]
-            for page in _pages(doomed):
-                backend.delete(index, page)
+            for page in chunks(doomed, _PAGE):
+                backend.delete(index, list(page))
     return removed
 
 
@@ -111,7 +96,7 @@ def forget(
     targets = store.conversations.related_ids(subject, prefix=prefix)
     message_ids = _message_ids(store, targets)
     store.memory_index.forget(targets, message_ids)
-    backend = _vector_backend(store)
+    backend = store._vectors_in_use()  # never used: it holds nothing of anyone
     vectors = 0 if backend is None or not message_ids else _delete_vectors(backend, message_ids)
     checkpoints = (
         store.checkpoints.delete_by_prefix(subject)
