@@ -154,11 +154,10 @@ def _run(args: argparse.Namespace) -> int:
         if missing is not None:
             print(f"memstore: error: no database at {missing!r} (check --url)", file=sys.stderr)
             return EXIT_MISSING
-    if args.command == "prune-threads":  # checkpoints only: no memory, no embedder
-        with Memstore(args.url, vectors=args.vectors) as store:
-            return _prune_threads(args, store)
     embedder: Any = HashingEmbedder() if args.embedder == "hashing" else None
     with Memstore(args.url, vectors=args.vectors) as store:
+        if args.command == "prune-threads":  # checkpoints only: no memory, no embedder
+            return _prune_threads(args, store)
         # -c names a conversation together with the ones adapters derive from it (LlamaIndex archives):
         # search, export and index read them all; the other commands keep to the conversation itself.
         spans = args.conversation is not None and args.command in RELATED_SCOPE
