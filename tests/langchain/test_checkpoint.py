@@ -23,7 +23,7 @@ from langgraph.types import Command
 
 from langchain_memstore import MemstoreCheckpointSaver
 from memstore import CheckpointWrite, Memstore, ValidationError
-from memstore.backends.sql import checkpoints as sql_checkpoints
+from memstore.backends.sql import database as sql_database
 from memstore.backends.sql.database import select_rows
 from memstore.stores import checkpoints as core_checkpoints
 
@@ -136,11 +136,11 @@ def _count_statements(store: Memstore, monkeypatch: pytest.MonkeyPatch) -> tuple
     def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
-    def counted(conn: Any, statement: Any, params: Any) -> Any:
+    def counted(connection: Any, dialect: Any, statement: Any, params: Any, **options: Any) -> Any:
         seen.append(str(statement))
-        return select_rows(conn, statement, params)
+        return select_rows(connection, dialect, statement, params, **options)
 
-    monkeypatch.setattr(sql_checkpoints, "select_rows", counted)
+    monkeypatch.setattr(sql_database, "select_rows", counted)
     sa.event.listen(store.database.engine, "before_cursor_execute", listener)
     return seen, listener
 

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ def test_postgres_restart_typed_errors_then_recovery(postgres_server: PostgresSe
         with Memstore(url.render_as_string(hide_password=False)) as store:
             buffer = store.buffer("c")
             buffer.add_msg(Message(role="user", content="before"))
+            store.checkpoints.put("t", "", "1", document=("json", b"{}"), channel_versions={})
+            # Several pooled connections, all of which the restart kills.
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda _: (buffer.get_msg(-1), store.checkpoints.get("t")), range(40)))
             postgres_server.halt()
             try:
                 with pytest.raises(BackendError) as raised:
@@ -39,12 +44,24 @@ def test_postgres_restart_typed_errors_then_recovery(postgres_server: PostgresSe
                 assert raised.value.__cause__ is not None
                 with pytest.raises(BackendError):
                     buffer.get_msg(-1)
+                with pytest.raises(BackendError):
+                    store.checkpoints.get("t")  # the driver-cursor read path
             finally:
                 assert postgres_server.start().returncode == 0
-            # The pool's pre-ping replaces the dead connections: no error after the restart.
             buffer.add_msg(Message(role="user", content="after"))
             assert [m.content for m in buffer.get_msg()] == ["before", "after"]
             assert [m.position for m in buffer.get_msg()] == [0, 1]
+            # A restart nobody noticed: every pooled connection is dead. Each fails its first statement, is
+            # discarded, and the operation is retried on a fresh one: no error, on either read path.
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda _: (buffer.get_msg(-1), store.checkpoints.get("t")), range(40)))
+            postgres_server.halt()
+            assert postgres_server.start().returncode == 0
+            with ThreadPoolExecutor(4) as pool:
+                found = list(pool.map(lambda _: store.checkpoints.get("t"), range(40)))
+            assert all(checkpoint is not None for checkpoint in found)
+            assert buffer.get_msg(-1)[0].content == "after"
+            buffer.add_msg(Message(role="user", content="after the second restart"))
     finally:
         admin = sa.create_engine(postgres_server.url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:

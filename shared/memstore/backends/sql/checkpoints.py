@@ -45,7 +45,7 @@ from memstore.backends.base import (
     CheckpointWrite,
     FetchedCheckpoints,
 )
-from memstore.backends.sql.database import Database, chunks, select_rows
+from memstore.backends.sql.database import Database, chunks
 from memstore.backends.sql.filters import compile_filter
 from memstore.backends.sql.schema import UtcDateTime, checkpoint_blobs, checkpoint_writes, checkpoints
 
@@ -108,7 +108,7 @@ def _page(shape: frozenset[str], where: Sequence[ColumnElement[bool]] = ()) -> S
     return statement
 
 
-def _fetch_statement(page_select: Select[Any], dialect: str) -> Any:
+def _fetch_statement(page_select: Select[Any], dialect: str, single: bool) -> Any:
     page = page_select.cte("page")
     p = page.c
     rows = select(
@@ -124,7 +124,7 @@ def _fetch_statement(page_select: Select[Any], dialect: str) -> Any:
         p.document.label("data"),
     )
     versions = _VERSIONS[dialect](p.channel_versions)
-    wanted = (
+    referenced = (
         select(
             p.thread_id.label("thread_id"),
             p.checkpoint_ns.label("checkpoint_ns"),
@@ -133,23 +133,27 @@ def _fetch_statement(page_select: Select[Any], dialect: str) -> Any:
         )
         .select_from(page)
         .join(versions, true())
-        .distinct()
-        .subquery("wanted")
     )
+    # The checkpoints of a page share most values (a static channel is one blob for all): each is read
+    # once. A single checkpoint references each value once already, and the DISTINCT would only cost.
+    wanted = (referenced if single else referenced.distinct()).subquery("wanted")
     b = checkpoint_blobs.c
+    # A LEFT JOIN fixes the join order (checkpoint, its versions, then one index probe per blob) where an
+    # inner join let SQLite's planner read every blob of the thread first. A version without a stored value
+    # comes back with a NULL value, as a channel stored empty does.
     blobs = select(
         literal_column("1", Integer),
-        b.thread_id,
-        b.checkpoint_ns,
+        wanted.c.thread_id,
+        wanted.c.checkpoint_ns,
         cast(null(), Text),
-        b.channel,
-        b.version,
+        wanted.c.channel,
+        wanted.c.version,
         cast(null(), Text),
         cast(null(), BigInteger),
         b.type,
         b.value,
     ).select_from(
-        wanted.join(
+        wanted.outerjoin(
             checkpoint_blobs,
             and_(
                 b.thread_id == wanted.c.thread_id,
@@ -187,7 +191,7 @@ def _fetch_statement(page_select: Select[Any], dialect: str) -> Any:
 @functools.lru_cache(maxsize=64)
 def _cached_fetch(shape: frozenset[str], dialect: str) -> Any:
     # Building the statement costs more than running it on SQLite: each shape is built once.
-    return _fetch_statement(_page(shape), dialect)
+    return _fetch_statement(_page(shape), dialect, "single" in shape)
 
 
 def _json(text: Any) -> Any:
@@ -324,6 +328,7 @@ class SqlCheckpointBackend:
                 ("before", query.before is not None),
                 ("cursor", query.cursor is not None),
                 ("limit", query.limit is not None),
+                ("single", query.limit == 1),
             )
             if present
         }
@@ -341,14 +346,10 @@ class SqlCheckpointBackend:
             # The hot path (every graph step reads its checkpoint): a fixed shape, compiled once, run on the
             # driver's cursor (SQLAlchemy's result machinery cost three times the query here).
             statement = _cached_fetch(frozenset(shape), self._dialect)
-            return self._db.run(
-                lambda conn: self._decode(select_rows(conn, statement, params)),
-                write=False,
-                operation="checkpoints.fetch",
-            )
+            return self._decode(self._db.read(statement, params, operation="checkpoints.fetch"))
         # A filter tree has no fixed shape: built per call, executed (and cached) by SQLAlchemy.
         where = compile_filter(query.filter, checkpoints.c.metadata, self._dialect)
-        filtered = _fetch_statement(_page(frozenset(shape), [where]), self._dialect)
+        filtered = _fetch_statement(_page(frozenset(shape), [where]), self._dialect, "single" in shape)
         return self._db.run(
             lambda conn: self._decode(conn.execute(filtered, params).all()),
             write=False,
