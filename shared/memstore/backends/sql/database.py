@@ -74,8 +74,9 @@ class Database(Closing):
     fresh one (no ping round trip before every checkout). Tables are created idempotently on open
     (``create_tables=False`` skips that).
 
-    The stores call :meth:`run` (and :meth:`read` for hot single-statement reads); users may use :attr:`engine` directly, or :meth:`get_async_engine` for an
-    ``AsyncEngine`` on the same URL (the stores never use it: the core is sync, see ``memstore._sync``).
+    The stores call :meth:`run` (and :meth:`read` for hot single-statement reads); users may use
+    :attr:`engine` directly, or :meth:`get_async_engine` for an ``AsyncEngine`` on the same URL (the stores
+    never use it: the core is sync, see ``memstore._sync``).
     """
 
     def __init__(
