@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection, Dialect, Engine, Insert, create_engine, event, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
 from sqlalchemy.pool import StaticPool
 
 from memstore._closing import Closing
@@ -230,20 +237,13 @@ class Database(Closing):
             try:
                 connection = self.engine.raw_connection()
             except dialect.loaded_dbapi.Error as exc:  # the pool hands the driver's own error through
-                raise DBAPIError.instance(
-                    None,
-                    None,
-                    exc,
-                    dialect.loaded_dbapi.Error,
-                    connection_invalidated=dialect.is_disconnect(exc, None, None),
-                    dialect=dialect,
-                ) from exc
+                raise _driver_error(exc, dialect, None, None) from exc
             try:
                 if self.is_sqlite:  # a lone statement runs in autocommit already (_sqlite_on_connect)
                     return select_rows(connection, dialect, statement, params)
                 return _autocommit_select(connection, dialect, statement, params)
             except DBAPIError as exc:
-                if exc.connection_invalidated:
+                if exc.connection_invalidated and connection.is_valid:  # not already by _autocommit_select
                     connection.invalidate(exc)
                 raise
             finally:
@@ -410,16 +410,30 @@ def select_rows(
         cursor.execute(compiled.string, arguments, **driver_options)
         return list(cursor.fetchall())
     except dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(
-            compiled.string,
-            arguments,
-            exc,
-            dialect.loaded_dbapi.Error,
-            connection_invalidated=dialect.is_disconnect(exc, connection, cursor),
-            dialect=dialect,
-        ) from exc
+        raise _driver_error(exc, dialect, compiled.string, arguments, connection, cursor) from exc
     finally:
         cursor.close()
+
+
+def _driver_error(
+    exc: Any,
+    dialect: Dialect,
+    statement: str | None,
+    params: Any,
+    connection: Any = None,
+    cursor: Any = None,
+) -> StatementError:
+    """The driver's ``exc`` as SQLAlchemy's ``DBAPIError`` (what :meth:`Database._retrying` understands),
+    flagged ``connection_invalidated`` when the dialect recognises a dropped connection."""
+    error: StatementError = DBAPIError.instance(
+        statement,
+        params,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=dialect.is_disconnect(exc, connection, cursor),
+        dialect=dialect,
+    )
+    return error
 
 
 def _autocommit_select(
