@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from services import ChromaServer, PostgresServer, start_chroma
 
 from memstore import BackendError, HashingEmbedder, Memstore, Message
+from memstore.backends.sql.database import Database
 
 
 def test_postgres_restart_typed_errors_then_recovery(postgres_server: PostgresServer | str) -> None:
@@ -67,6 +68,25 @@ def test_postgres_restart_typed_errors_then_recovery(postgres_server: PostgresSe
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def test_one_dropped_connection_retires_the_whole_pool(postgres_server: PostgresServer | str) -> None:
+    """After a restart nobody noticed, the first read that meets a dead connection retires every pooled
+    connection (as SQLAlchemy's ``Connection`` does for ``Database.run``): one retry, not one each."""
+    if isinstance(postgres_server, str) or not postgres_server.options:
+        pytest.skip(f"needs the PostgreSQL this session started: {postgres_server}")
+    database = Database(postgres_server.url, create_tables=False, max_retries=1)
+    probe = sa.select(sa.literal(1))
+    try:
+        held = [database.engine.connect() for _ in range(4)]  # four connections in the pool at once
+        for connection in held:
+            connection.close()
+        postgres_server.halt()
+        assert postgres_server.start().returncode == 0
+        assert database.read(probe, {}, operation="probe") == [(1,)]
+        assert database.run(lambda conn: conn.execute(probe).scalar(), write=False, operation="probe") == 1
+    finally:
+        database.close()
 
 
 def test_sqlite_disk_full_is_a_typed_error_and_never_corrupts(tmp_path: Path) -> None:

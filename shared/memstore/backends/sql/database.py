@@ -243,8 +243,12 @@ class Database(Closing):
                     return select_rows(connection, dialect, statement, params)
                 return _autocommit_select(connection, dialect, statement, params)
             except DBAPIError as exc:
-                if exc.connection_invalidated and connection.is_valid:  # not already by _autocommit_select
-                    connection.invalidate(exc)
+                if exc.connection_invalidated:
+                    if connection.is_valid:  # not already discarded by _autocommit_select
+                        connection.invalidate(exc)
+                    # The pooled connections are as dead as this one (a server restart): retire them all, as
+                    # SQLAlchemy's Connection does for run, so the retry needs one attempt, not one each.
+                    self.engine.dispose()
                 raise
             finally:
                 connection.close()
