@@ -16,7 +16,15 @@ import pytest
 import sqlalchemy as sa
 from services import ChromaServer, PostgresServer, start_chroma
 
-from memstore import BackendError, HashingEmbedder, Memstore, Message
+from memstore import (
+    BackendError,
+    HashingEmbedder,
+    KeyField,
+    Memstore,
+    Message,
+    RecordDefinition,
+    VectorField,
+)
 from memstore.backends.sql.database import Database
 
 
@@ -30,10 +38,15 @@ def test_postgres_restart_typed_errors_then_recovery(postgres_server: PostgresSe
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
     try:
-        with Memstore(url.render_as_string(hide_password=False)) as store:
+        with Memstore(url.render_as_string(hide_password=False), vectors="sql") as store:
             buffer = store.buffer("c")
             buffer.add_msg(Message(role="user", content="before"))
             store.checkpoints.put("t", "", "1", document=("json", b"{}"), channel_versions={})
+            docs = store.vectors.get_collection(
+                "docs", RecordDefinition(KeyField("id"), VectorField("embedding", dimensions=2))
+            )
+            docs.create()
+            docs.upsert({"id": "a", "embedding": [1.0, 0.0]})
             # Several pooled connections, all of which the restart kills.
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(lambda _: (buffer.get_msg(-1), store.checkpoints.get("t")), range(40)))
@@ -58,6 +71,7 @@ def test_postgres_restart_typed_errors_then_recovery(postgres_server: PostgresSe
                 list(pool.map(lambda _: (buffer.get_msg(-1), store.checkpoints.get("t")), range(40)))
             postgres_server.halt()
             assert postgres_server.start().returncode == 0
+            assert [record["id"] for record in docs.scan()] == ["a"]  # two reads in one snapshot
             with ThreadPoolExecutor(4) as pool:
                 found = list(pool.map(lambda _: store.checkpoints.get("t"), range(40)))
             assert all(checkpoint is not None for checkpoint in found)

@@ -202,11 +202,14 @@ class Database(Closing):
             make, write=True, operation="database_id"
         )
 
-    def run(self, work: Callable[[Connection], R], *, write: bool, operation: str) -> R:
+    def run(
+        self, work: Callable[[Connection], R], *, write: bool, operation: str, snapshot: bool = False
+    ) -> R:
         """Run ``work(conn)`` in one transaction: committed if it returns, rolled back if it raises.
 
-        A read (``write=False``) must be a single statement: on SQLite it runs without an explicit transaction
-        (one statement is one snapshot already); compose several reads with :meth:`connect`.
+        A read (``write=False``) is a single statement by default: on SQLite it then runs without an explicit
+        transaction (one statement is one snapshot already). A read of several statements that must agree
+        passes ``snapshot=True``: on SQLite they share one (deferred) transaction's snapshot.
 
         Transient failures (SQLite busy, PostgreSQL serialization failure or deadlock, a dropped connection)
         are retried with jittered backoff up to ``max_retries`` times; then, like every other driver error,
@@ -216,7 +219,8 @@ class Database(Closing):
 
         def attempt() -> R:
             with self.engine.connect() as conn:
-                conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE" if write else "NONE"})
+                mode = "IMMEDIATE" if write else "DEFERRED" if snapshot else "NONE"
+                conn.execution_options(**{_BEGIN_OPTION: mode})
                 with conn.begin():
                     return work(conn)
 

@@ -307,8 +307,8 @@ class SqlVectorBackend:
                 for row in conn.execute(query)
             ]
 
-        with self._db.connect() as conn:  # two reads (the collection's head, the page): one snapshot
-            rows = work(conn)
+        # Two reads (the collection's head, the page) in one snapshot.
+        rows = self._db.run(work, write=False, snapshot=True, operation="vectors.scan")
         page = rows[:limit]
         return page, (page[-1].key if len(rows) > limit else None)
 
