@@ -248,11 +248,10 @@ class Database(Closing):
                 return _autocommit_select(connection, dialect, statement, params)
             except DBAPIError as exc:
                 if exc.connection_invalidated:
-                    if connection.is_valid:  # not already discarded by _autocommit_select
-                        connection.invalidate(exc)
-                    # The pooled connections are as dead as this one (a server restart): retire them all, as
-                    # SQLAlchemy's Connection does for run, so the retry needs one attempt, not one each.
-                    self.engine.dispose()
+                    # SQLAlchemy's Connection does exactly this for run (engine/base.py): discard this
+                    # connection, unless already discarded, and every pooled one as old (a server restart
+                    # killed them all), so the retry needs one attempt, not one per pooled connection.
+                    self.engine.pool._invalidate(connection, exc)
                 raise
             finally:
                 connection.close()
